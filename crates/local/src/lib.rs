@@ -1,0 +1,1 @@
+//! Local mode: the same manifests scale local processes. (Not built yet.)

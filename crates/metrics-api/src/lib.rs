@@ -1,0 +1,1 @@
+//! The external.metrics.k8s.io/v1beta1 server. (Not built yet.)
