@@ -1,1 +1,39 @@
 //! Scalers: the `Scaler` trait, trigger parameters, the registry and one module per trigger type.
+//!
+//! Plain data in (`TriggerParams`), metric specs and measurements out. This crate never talks to
+//! the Kubernetes API: the operator and the CLI resolve env and TriggerAuthentication first.
+//! `Config::from_params` of every scaler is pure; the first network I/O happens in `measure`.
+
+pub mod error;
+pub mod http;
+pub mod metric;
+pub mod params;
+pub mod poll;
+pub mod pool;
+pub mod registry;
+pub mod scaler;
+pub mod secret;
+pub mod tls;
+
+#[cfg(test)]
+mod testutil;
+
+pub mod cpu_memory;
+pub mod cron;
+pub mod metrics_api;
+pub mod mysql;
+pub mod nats_jetstream;
+pub mod postgresql;
+pub mod prometheus;
+pub mod rabbitmq;
+pub mod redis;
+pub mod redis_streams;
+
+pub use error::{ConfigError, MeasureError, MeasureReason};
+pub use metric::{MetricSource, MetricSpec, MetricTargetType, MetricValue, TargetValue};
+pub use params::{Source, TriggerParams};
+pub use poll::Poll;
+pub use pool::Clients;
+pub use registry::ScalerKind;
+pub use scaler::{BoxFuture, Measurement, Scaler};
+pub use secret::SecretString;
