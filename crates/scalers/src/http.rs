@@ -2,7 +2,7 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::error::{ConfigError, MeasureError, MeasureReason};
@@ -46,17 +46,35 @@ pub fn client_for(settings: &HttpSettings) -> Result<reqwest::Client, ConfigErro
 }
 
 /// A shared HTTP client (one per `HttpSettings`).
+///
+/// The reqwest client (root store, TLS config, connection pool) is made on the first request:
+/// building a scaler only checks the TLS material, so `ebb validate` and the admission webhook stay
+/// cheap however many triggers they look at.
 #[derive(Debug)]
 pub struct HttpClient {
-    pub(crate) client: reqwest::Client,
+    settings: HttpSettings,
+    client: OnceLock<reqwest::Client>,
+}
+
+impl HttpClient {
+    fn client(&self) -> Result<&reqwest::Client, MeasureError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let client = client_for(&self.settings)
+            .map_err(|e| MeasureError::new(MeasureReason::Config, e.to_string()))?;
+        Ok(self.client.get_or_init(|| client))
+    }
 }
 
 impl Clients {
-    /// The shared HTTP client for `settings` (built, not connected).
+    /// The shared HTTP client for `settings` (TLS material checked, nothing built or connected).
     pub fn http(&self, settings: &HttpSettings) -> Result<Arc<HttpClient>, ConfigError> {
         self.inner.http.get_or_create(settings, |s| {
+            s.tls.check()?;
             Ok(HttpClient {
-                client: client_for(s)?,
+                settings: s.clone(),
+                client: OnceLock::new(),
             })
         })
     }
@@ -186,7 +204,7 @@ async fn send(
     {
         secrets.push(p);
     }
-    let mut builder = client.client.get(&url);
+    let mut builder = client.client()?.get(&url);
     if !req.query.is_empty() {
         builder = builder.query(&req.query);
     }

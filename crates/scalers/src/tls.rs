@@ -72,6 +72,20 @@ impl TlsSettings {
         Ok(())
     }
 
+    /// Checks the PEM material given in the trigger (CA, client certificate and key) without
+    /// building a TLS config: what `client_config` would refuse, refused early as a config error.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if let Some(ca) = &self.ca {
+            parse_certs(ca).map_err(|m| ConfigError::invalid("ca", m))?;
+        }
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            parse_certs(cert).map_err(|m| ConfigError::invalid("cert", m))?;
+            PrivateKeyDer::from_pem_slice(key.expose().as_bytes())
+                .map_err(|_| ConfigError::invalid("key", "not a PEM private key"))?;
+        }
+        Ok(())
+    }
+
     /// A rustls client config with the ring provider.
     pub fn client_config(&self) -> Result<ClientConfig, ConfigError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
