@@ -1,6 +1,8 @@
 //! `ebb`: event-driven autoscaling, a drop-in replacement for KEDA. Each subcommand is a module.
 
+mod check;
 mod crds;
+mod simulate;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -16,16 +18,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build every trigger with auth from local files, measure once, print a row per trigger.
+    Check(check::Args),
     /// Print the four keda.sh CustomResourceDefinitions as YAML.
     Crds(crds::Args),
+    /// Simulate a ScaledObject or ScaledJob over a metric trace or a load model; chart and summary.
+    Simulate(simulate::Args),
     /// Validate ScaledObject, ScaledJob and (Cluster)TriggerAuthentication manifests.
     Validate(validate::Args),
 }
 
 fn main() -> ExitCode {
+    // One TLS stack, chosen once: rustls with ring (see ARCHITECTURE.md). Already set is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     match cli.command {
+        Command::Check(args) => check::run(args),
         Command::Crds(args) => crds::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Validate(args) => validate::run(args),
     }
 }

@@ -2,8 +2,11 @@
 //! `ebb validate`, `ebb run`, `ebb check` and the admission webhook.
 
 pub mod admission;
+pub mod auth;
 pub mod load;
 pub mod object;
+pub mod objects;
+pub mod policy;
 pub mod scaler_params;
 
 use std::fmt;
