@@ -199,3 +199,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn deep_nesting_is_refused_or_parsed_without_overflowing_the_stack() {
+    for depth in [200, 254, 300, 600, 5_000] {
+        let flow = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: deep}}\ndata: {}{}\n",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let _ = parse_text("deep.yaml", &flow);
+        let mut block =
+            String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata:\n");
+        for level in 0..depth.min(600) {
+            block.push_str(&" ".repeat(level + 1));
+            block.push_str("k:\n");
+        }
+        let _ = parse_text("deep.yaml", &block);
+    }
+}
