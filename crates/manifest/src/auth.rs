@@ -184,7 +184,7 @@ fn key_ref(
 
 /// Kubernetes' `$(VAR)` expansion: known variables are replaced, unknown ones stay as written,
 /// and `$$` is a literal `$`.
-fn expand(value: &str, env: &BTreeMap<String, String>) -> String {
+pub fn expand(value: &str, env: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(i) = rest.find('$') {

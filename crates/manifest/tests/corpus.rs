@@ -76,7 +76,8 @@ fn every_keda_trigger_type_has_an_example_that_uses_it() {
         missing.is_empty(),
         "trigger types without an example: {missing:?}"
     );
-    assert_eq!(covered.len(), 78);
+    // examples/scalers also holds Ebb-only types (`sqlite`); KEDA's are exactly the 78.
+    assert_eq!(covered.intersection(&all).count(), 78);
 }
 
 #[test]

@@ -57,7 +57,7 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    fn client(&self) -> Result<&reqwest::Client, MeasureError> {
+    pub(crate) fn client(&self) -> Result<&reqwest::Client, MeasureError> {
         if let Some(client) = self.client.get() {
             return Ok(client);
         }

@@ -4,6 +4,7 @@
 //! the Kubernetes API: the operator and the CLI resolve env and TriggerAuthentication first.
 //! `Config::from_params` of every scaler is pure; the first network I/O happens in `measure`.
 
+pub mod azure;
 pub mod error;
 pub mod http;
 pub mod metric;
@@ -18,8 +19,15 @@ pub mod tls;
 #[cfg(test)]
 mod testutil;
 
+pub mod aws_sqs_queue;
+pub mod azure_eventhub;
+pub mod azure_queue;
+pub mod azure_servicebus;
 pub mod cpu_memory;
 pub mod cron;
+pub mod external;
+pub mod external_push;
+pub mod kafka;
 pub mod metrics_api;
 pub mod mysql;
 pub mod nats_jetstream;
@@ -28,6 +36,8 @@ pub mod prometheus;
 pub mod rabbitmq;
 pub mod redis;
 pub mod redis_streams;
+// Ebb only (local mode's embedded queue), not a KEDA trigger type.
+pub mod sqlite;
 
 pub use error::{ConfigError, MeasureError, MeasureReason};
 pub use metric::{MetricSource, MetricSpec, MetricTargetType, MetricValue, TargetValue};

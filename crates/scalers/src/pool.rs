@@ -68,6 +68,8 @@ pub(crate) struct Pools {
     pub(crate) amqp: ClientPool<crate::rabbitmq::amqp::AmqpKey, crate::rabbitmq::amqp::AmqpClient>,
     pub(crate) postgres: ClientPool<crate::postgresql::PgKey, crate::postgresql::PgClient>,
     pub(crate) mysql: ClientPool<crate::mysql::MysqlKey, crate::mysql::MysqlClient>,
+    pub(crate) kafka: ClientPool<crate::kafka::KafkaKey, crate::kafka::KafkaClient>,
+    pub(crate) grpc: ClientPool<crate::external::GrpcKey, crate::external::GrpcClient>,
 }
 
 impl Clients {

@@ -28,12 +28,40 @@ impl std::fmt::Debug for ScalerKind {
 /// Every trigger type, sorted by name (a test keeps it sorted and unique).
 pub const ALL: &[ScalerKind] = &[
     ScalerKind {
+        name: crate::aws_sqs_queue::KIND,
+        build: crate::aws_sqs_queue::build,
+    },
+    ScalerKind {
+        name: crate::azure_eventhub::KIND,
+        build: crate::azure_eventhub::build,
+    },
+    ScalerKind {
+        name: crate::azure_queue::KIND,
+        build: crate::azure_queue::build,
+    },
+    ScalerKind {
+        name: crate::azure_servicebus::KIND,
+        build: crate::azure_servicebus::build,
+    },
+    ScalerKind {
         name: crate::cpu_memory::CPU,
         build: crate::cpu_memory::build,
     },
     ScalerKind {
         name: crate::cron::KIND,
         build: crate::cron::build,
+    },
+    ScalerKind {
+        name: crate::external::KIND,
+        build: crate::external::build,
+    },
+    ScalerKind {
+        name: crate::external_push::KIND,
+        build: crate::external_push::build,
+    },
+    ScalerKind {
+        name: crate::kafka::KIND,
+        build: crate::kafka::build,
     },
     ScalerKind {
         name: crate::cpu_memory::MEMORY,
@@ -70,6 +98,10 @@ pub const ALL: &[ScalerKind] = &[
     ScalerKind {
         name: crate::redis_streams::KIND,
         build: crate::redis_streams::build,
+    },
+    ScalerKind {
+        name: crate::sqlite::KIND,
+        build: crate::sqlite::build,
     },
 ];
 

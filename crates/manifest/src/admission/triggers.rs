@@ -93,6 +93,11 @@ fn check_one(
         Owner::ScaledJob => {}
     }
     let Some(table) = scaler_params::trigger_type(ty) else {
+        // Ebb-only trigger types (`sqlite`) have no KEDA table: their own parser is the authority.
+        if ebb_scalers::registry::find(ty).is_some() {
+            check_with_scaler(trigger, index, path, out);
+            return;
+        }
         let hint = scaler_params::closest_type(ty)
             .map(|t| format!(" (did you mean {t:?}?)"))
             .unwrap_or_default();
