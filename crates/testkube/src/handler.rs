@@ -29,6 +29,7 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<Store>,
     pub(crate) faults: Arc<Faults>,
     pub(crate) bookmark_interval: Duration,
+    pub(crate) reviews: Arc<crate::reviews::Reviews>,
 }
 
 const MAX_BODY: usize = 64 << 20;

@@ -40,6 +40,7 @@ mod meta;
 mod patch;
 mod read;
 mod resource;
+mod reviews;
 mod route;
 mod scale;
 mod selector;
@@ -60,6 +61,7 @@ use tokio::net::TcpListener;
 use tokio::task::{AbortHandle, JoinHandle};
 
 pub use faults::{Fault, Faults, RequestCounts, Verb};
+pub use reviews::Reviews;
 
 /// Starting the server failed.
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +149,7 @@ impl Builder {
             store: store.clone(),
             faults: Arc::new(Faults::new()),
             bookmark_interval: self.bookmark_interval,
+            reviews: Arc::new(Reviews::default()),
         });
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -159,6 +162,14 @@ impl Builder {
         };
         let url = format!("{scheme}://{addr}");
         let router = axum::Router::new()
+            .route(
+                "/apis/authentication.k8s.io/v1/tokenreviews",
+                axum::routing::post(reviews::token_review),
+            )
+            .route(
+                "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                axum::routing::post(reviews::subject_access_review),
+            )
             .fallback(handler::handle)
             .with_state(kube_shared.clone());
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -252,6 +263,11 @@ impl TestKube {
     /// A `kube::Config` pointing at the server and trusting its CA; namespace `default`.
     pub fn config(&self) -> kube::Config {
         client_config(&self.url, self.ca_der.clone())
+    }
+
+    /// The programmed TokenReview and SubjectAccessReview answers.
+    pub fn reviews(&self) -> &Reviews {
+        &self.shared.reviews
     }
 
     /// A client for the server (shares one connection pool; clone freely).
