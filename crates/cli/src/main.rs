@@ -2,6 +2,8 @@
 
 mod check;
 mod crds;
+mod demo;
+mod run;
 mod simulate;
 mod validate;
 
@@ -22,6 +24,11 @@ enum Command {
     Check(check::Args),
     /// Print the four keda.sh CustomResourceDefinitions as YAML.
     Crds(crds::Args),
+    /// A demo producer and worker for the quickstart and tests (SQLite, Redis or RabbitMQ).
+    #[command(hide = true)]
+    Demo(demo::Args),
+    /// Local mode: run the manifests' workloads as local processes, scaled like a cluster would.
+    Run(run::Args),
     /// Simulate a ScaledObject or ScaledJob over a metric trace or a load model; chart and summary.
     Simulate(simulate::Args),
     /// Validate ScaledObject, ScaledJob and (Cluster)TriggerAuthentication manifests.
@@ -35,6 +42,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Crds(args) => crds::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Run(args) => run::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Validate(args) => validate::run(args),
     }

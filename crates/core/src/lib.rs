@@ -16,6 +16,7 @@ pub use formula::{Formula, FormulaError, validate_formula};
 pub use modifiers::{COMPOSITE_METRIC_NAME, ModifiersError, ScalingModifiers};
 pub use scaled_object::{
     Condition, ConditionStatus, Conditions, Event, EventType, Observed, PauseSettings,
-    ScaleDecision, ScaleTargetRef, ScaledObjectPolicy, TriggerObservation, TriggerOutcome, decide,
+    ScaleDecision, ScaleLoopState, ScaleTargetRef, ScaledObjectPolicy, TriggerObservation,
+    TriggerOutcome, decide,
 };
 pub use trigger::{MetricType, TriggerKind, TriggerResult, TriggerSpec};

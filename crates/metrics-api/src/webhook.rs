@@ -2,8 +2,8 @@
 //! that need only the object, then KEDA's two cluster checks for ScaledObjects (`verifyHpas`,
 //! `verifyScaledObjects`) through [`ClusterLookup`].
 
-use ebb_api::constants::{TRANSFER_HPA_OWNERSHIP_ANNOTATION, VALIDATIONS_HPA_OWNERSHIP_ANNOTATION};
 use ebb_api::scaled_object::ScaledObject;
+use ebb_manifest::admission::cluster::{verify_hpas, verify_scaled_objects};
 use futures::future::BoxFuture;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::core::DynamicObject;
@@ -156,9 +156,9 @@ async fn decide(
             .or_else(|| request.namespace.clone())
             .unwrap_or_else(|| "default".into());
         let hpas = lookup.hpas(&namespace).await.map_err(|e| e.0)?;
-        verify_hpas(&so, &hpas)?;
+        verify_hpas(&so, &hpas).map_err(|v| v.message)?;
         let others = lookup.scaled_objects(&namespace).await.map_err(|e| e.0)?;
-        verify_scaled_objects(&so, &others)?;
+        verify_scaled_objects(&so, &others).map_err(|v| v.message)?;
     }
     Ok(())
 }
@@ -179,93 +179,4 @@ fn only_removes_finalizers(old: &Value, new: &Value) -> bool {
     old.get("spec") == new.get("spec")
         && after.len() < before.len()
         && after.iter().all(|f| before.contains(f))
-}
-
-/// KEDA's `GVKString()`: `<group>/<version>.<kind>` (`apps/v1.Deployment`, `/v1.Pod` for core).
-fn gvk_string(api_version: Option<&str>, kind: Option<&str>) -> String {
-    let api_version = api_version.filter(|s| !s.is_empty()).unwrap_or("apps/v1");
-    let kind = kind.filter(|s| !s.is_empty()).unwrap_or("Deployment");
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    format!("{group}/{version}.{kind}")
-}
-
-fn so_target(so: &ScaledObject) -> (String, &str) {
-    let t = &so.spec.scale_target_ref;
-    (
-        gvk_string(t.api_version.as_deref(), t.kind.as_deref()),
-        t.name.as_str(),
-    )
-}
-
-/// KEDA's `verifyHpas`.
-pub fn verify_hpas(so: &ScaledObject, hpas: &[HorizontalPodAutoscaler]) -> Result<(), String> {
-    let (gvk, target) = so_target(so);
-    let so_name = so.metadata.name.as_deref().unwrap_or_default();
-    let annotations = so.metadata.annotations.clone().unwrap_or_default();
-    for hpa in hpas {
-        let hpa_annotations = hpa.metadata.annotations.clone().unwrap_or_default();
-        if hpa_annotations
-            .get(VALIDATIONS_HPA_OWNERSHIP_ANNOTATION)
-            .is_some_and(|v| v == "false")
-        {
-            continue;
-        }
-        let Some(spec) = &hpa.spec else { continue };
-        let r = &spec.scale_target_ref;
-        let hpa_gvk = gvk_string(r.api_version.as_deref(), Some(&r.kind));
-        if hpa_gvk != gvk || r.name != target {
-            continue;
-        }
-        let owned = hpa
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|o| o.kind == "ScaledObject" && o.name == so_name);
-        if owned {
-            continue;
-        }
-        let hpa_name = hpa.metadata.name.as_deref().unwrap_or_default();
-        let transfer = annotations
-            .get(TRANSFER_HPA_OWNERSHIP_ANNOTATION)
-            .is_some_and(|v| v == "true");
-        let named = so
-            .spec
-            .advanced
-            .as_ref()
-            .and_then(|a| a.horizontal_pod_autoscaler_config.as_ref())
-            .and_then(|c| c.name.as_deref())
-            == Some(hpa_name);
-        if transfer && named {
-            continue;
-        }
-        return Err(format!(
-            "the workload '{target}' of type '{gvk}' is already managed by the hpa '{hpa_name}'"
-        ));
-    }
-    Ok(())
-}
-
-/// KEDA's `verifyScaledObjects` (the target and HPA-name clashes).
-pub fn verify_scaled_objects(so: &ScaledObject, others: &[ScaledObject]) -> Result<(), String> {
-    let (gvk, target) = so_target(so);
-    let hpa_name = so.hpa_name();
-    for other in others {
-        if other.metadata.name == so.metadata.name {
-            continue;
-        }
-        let other_name = other.metadata.name.as_deref().unwrap_or_default();
-        let (other_gvk, other_target) = so_target(other);
-        if other_gvk == gvk && other_target == target {
-            return Err(format!(
-                "the workload '{other_target}' of type '{gvk}' is already managed by the ScaledObject '{other_name}'"
-            ));
-        }
-        if other.hpa_name() == hpa_name {
-            return Err(format!(
-                "the HPA '{hpa_name}' is already managed by the ScaledObject '{other_name}'"
-            ));
-        }
-    }
-    Ok(())
 }

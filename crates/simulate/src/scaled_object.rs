@@ -5,11 +5,8 @@
 //! Order within one second: metrics are read at the start of the second; KEDA polls before the HPA
 //! syncs when both fall on the same second; then arrivals and consumption happen during the second.
 
-use ebb_core::hpa::{ExternalMetric, HpaSpec, HpaState};
-use ebb_core::{
-    FallbackBehavior, Observed, ScaledObjectPolicy, TriggerHealth, TriggerKind, TriggerObservation,
-    TriggerResult, decide,
-};
+use ebb_core::hpa::{HpaSpec, HpaState};
+use ebb_core::{ScaleLoopState, ScaledObjectPolicy, TriggerKind, TriggerResult};
 
 use crate::engine::{Clock, Inputs, Pods, Queue, Settings, SimError, Stopper, primary_name};
 use crate::series::{Actor, Sample, ScaleEvent, Simulation, summarize};
@@ -47,9 +44,7 @@ pub fn simulate_scaled_object(
     let mut pods =
         Pods::new(settings.initial_replicas.unwrap_or(floor)).with_delay(settings.startup_delay);
     let mut hpa = HpaState::new();
-    let mut health = vec![TriggerHealth::default(); triggers.len()];
-    let mut last_active = None;
-    let mut active = false;
+    let mut state = ScaleLoopState::new(triggers.len());
     let mut queue = inputs.load.as_ref().map(|l| Queue::new(l.initial_backlog));
     let mut samples = Vec::new();
     let mut events = Vec::new();
@@ -74,46 +69,34 @@ pub fn simulate_scaled_object(
         let values = inputs.values(triggers, t, backlog);
 
         if t % model.polling_interval == 0 {
-            let observed = Observed {
-                current_replicas: Some(pods.desired()),
-                ready_replicas: Some(pods.ready()),
-                triggers: triggers
-                    .iter()
-                    .zip(&values)
-                    .zip(&health)
-                    .map(|((spec, value), h)| TriggerObservation {
-                        result: match (spec.kind, value) {
-                            (TriggerKind::Resource, _) => TriggerResult::NotPolled,
-                            (_, Some(v)) => TriggerResult::value(*v),
-                            (_, None) => TriggerResult::failed(format!("no value at t={t}s")),
-                        },
-                        health: *h,
-                    })
-                    .collect(),
-                last_active_time: last_active,
-                creation_time: clock.at(0),
-            };
-            let decision = decide(policy, &observed, now);
-            for (h, outcome) in health.iter_mut().zip(&decision.triggers) {
-                if let Some(new) = outcome.health {
-                    *h = new;
-                }
-            }
-            active = decision.is_active;
+            let results = triggers
+                .iter()
+                .zip(&values)
+                .map(|(spec, value)| match (spec.kind, value) {
+                    (TriggerKind::Resource, _) => TriggerResult::NotPolled,
+                    (_, Some(v)) => TriggerResult::value(*v),
+                    (_, None) => TriggerResult::failed(format!("no value at t={t}s")),
+                })
+                .collect();
+            let decision = state.poll(
+                policy,
+                results,
+                Some(pods.desired()),
+                Some(pods.ready()),
+                clock.at(0),
+                now,
+            );
             if let Some(e) = decision
                 .scale_to
                 .and_then(|to| pods.scale(t, to, Actor::Keda))
             {
                 events.push(e);
             }
-            if decision.last_active_time.is_some() {
-                last_active = decision.last_active_time;
-            }
         }
 
         // Paused outright: KEDA deletes the HPA.
         if t % settings.hpa_sync_period == 0 && !policy.pause.is_paused() {
-            let metrics = hpa_metrics(policy, &values, &health, pods.desired(), pods.ready());
+            let metrics = state.hpa_metrics(policy, &values, pods.desired(), pods.ready());
             let current = pods.desired();
             let rec = hpa.sync(&model.hpa, current, pods.ready(), &metrics, now);
             // At 0 the HPA is ScalingDisabled; only KEDA moves the target.
@@ -133,7 +116,7 @@ pub fn simulate_scaled_object(
             needed: inputs.load.as_ref().map(|l| arrivals / l.per_replica_rate),
             desired: pods.desired(),
             ready: pods.ready(),
-            active,
+            active: state.active,
         });
         if let (Some(q), Some(load)) = (queue.as_mut(), inputs.load.as_ref()) {
             q.arrive(arrivals);
@@ -164,71 +147,6 @@ pub fn simulate_scaled_object(
         events,
         summary,
     })
-}
-
-/// What the HPA reads from Ebb's external metrics API at this moment: each External trigger's live
-/// value (or its fallback value), or the one `composite-metric` with scalingModifiers. cpu/memory
-/// come from metrics-server and are not modelled.
-fn hpa_metrics(
-    policy: &ScaledObjectPolicy,
-    values: &[Option<f64>],
-    health: &[TriggerHealth],
-    current: u32,
-    ready: u32,
-) -> Vec<Option<ExternalMetric>> {
-    let fallback = policy.valid_fallback();
-    let in_fallback = |i: usize| {
-        fallback.is_some_and(|f| {
-            f.behavior != FallbackBehavior::ScalingModifiers
-                && health
-                    .get(i)
-                    .is_some_and(|h| h.exceeds(f.failure_threshold))
-        })
-    };
-    let external = policy
-        .triggers
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.kind == TriggerKind::External);
-    if let Some(m) = &policy.scaling_modifiers {
-        let fallback_value = external
-            .clone()
-            .find(|(i, _)| values[*i].is_none() && in_fallback(*i))
-            .and_then(|_| {
-                fallback?
-                    .metric_value(m.target, m.metric_type, Some(current), Some(ready))
-                    .ok()
-            });
-        let value = fallback_value.or_else(|| {
-            let inputs: Vec<(&str, Option<f64>)> = external
-                .filter(|(_, t)| !t.name.is_empty())
-                .map(|(i, t)| (t.name.as_str(), values[i]))
-                .collect();
-            let formula = m.formula.as_ref()?;
-            m.composite_value(formula, &inputs, fallback).ok()
-        });
-        return vec![value.map(|value| ExternalMetric {
-            value,
-            target: m.target,
-            metric_type: m.metric_type,
-        })];
-    }
-    external
-        .map(|(i, t)| {
-            let value = match values[i] {
-                Some(v) => Some(v),
-                None if in_fallback(i) => fallback?
-                    .metric_value(t.target, t.metric_type, Some(current), Some(ready))
-                    .ok(),
-                None => None,
-            };
-            value.map(|value| ExternalMetric {
-                value,
-                target: t.target,
-                metric_type: t.metric_type,
-            })
-        })
-        .collect()
 }
 
 /// Used by `engine::Pods::scale` to build the event.

@@ -3,6 +3,7 @@
 mod cooldown;
 mod decision;
 mod pause;
+mod scale_loop;
 mod triggers;
 
 pub use cooldown::{
@@ -13,6 +14,7 @@ pub use pause::{
     FORCE_ACTIVATION, PAUSED, PAUSED_REPLICAS, PAUSED_SCALE_IN, PAUSED_SCALE_OUT, PauseSettings,
     PausedReplicasError,
 };
+pub use scale_loop::ScaleLoopState;
 
 use crate::fallback::{Fallback, TriggerHealth};
 use crate::modifiers::ScalingModifiers;

@@ -3,12 +3,15 @@
 //! One implementation for `ebb validate` (files) and the admission webhook (cluster): both turn a
 //! document into a typed object and a list of [`Violation`]s.
 
+pub mod cluster;
 mod scaled_job;
 mod scaled_object;
 mod trigger_authentication;
 mod triggers;
 
 use std::collections::HashMap;
+
+use ebb_api::scaled_object::ScaledObject;
 
 use ebb_api::constants::API_VERSION;
 
@@ -105,8 +108,8 @@ pub fn check_document(doc: &Document) -> Option<Checked> {
 /// as the webhook refuses the second object created.
 pub fn check_documents<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Vec<Checked> {
     let mut checked: Vec<Checked> = docs.into_iter().filter_map(check_document).collect();
-    let mut targets: HashMap<(String, String, String), String> = HashMap::new();
-    let mut hpas: HashMap<(String, String), String> = HashMap::new();
+    // The ScaledObjects seen so far, by namespace: the "cluster" a later object is admitted into.
+    let mut admitted: HashMap<String, Vec<ScaledObject>> = HashMap::new();
     for c in &mut checked {
         let Some(KedaObject::ScaledObject(so)) = &c.object else {
             continue;
@@ -116,31 +119,10 @@ pub fn check_documents<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Vec<
             .namespace
             .clone()
             .unwrap_or_else(|| "default".to_owned());
-        let me = so.metadata.name.clone().unwrap_or_default();
-        let target = &so.spec.scale_target_ref;
-        let gvk = format!("{}.{}", target.api_version(), target.kind());
-        let key = (ns.clone(), gvk.clone(), target.name.clone());
-        match targets.get(&key) {
-            Some(owner) => c.violations.push(Violation::new(
-                "spec.scaleTargetRef",
-                format!(
-                    "the workload '{}' of type '{gvk}' is already managed by the ScaledObject '{owner}'",
-                    target.name
-                ),
-            )),
-            None => {
-                targets.insert(key, me.clone());
-            }
-        }
-        let hpa = so.hpa_name();
-        match hpas.get(&(ns.clone(), hpa.clone())) {
-            Some(owner) => c.violations.push(Violation::new(
-                "spec.advanced.horizontalPodAutoscalerConfig.name",
-                format!("the HPA '{hpa}' is already managed by the ScaledObject '{owner}'"),
-            )),
-            None => {
-                hpas.insert((ns, hpa), me);
-            }
+        let earlier = admitted.entry(ns).or_default();
+        match cluster::verify_scaled_objects(so, earlier) {
+            Err(v) => c.violations.push(v),
+            Ok(()) => earlier.push((**so).clone()),
         }
     }
     checked

@@ -257,6 +257,44 @@ fn offline_table_agrees_with_the_scalers_parsers() {
             ],
         ),
         (
+            "kafka",
+            &[
+                ("bootstrapServers", "kafka:9092"),
+                ("consumerGroup", "crawler"),
+                ("topic", "pages"),
+                ("lagThreshold", "50"),
+                ("activationLagThreshold", "5"),
+            ],
+        ),
+        (
+            "azure-servicebus",
+            &[
+                ("queueName", "vm-commands"),
+                (
+                    "connection",
+                    "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=l;SharedAccessKey=a2V5",
+                ),
+                ("messageCount", "4"),
+                ("activationMessageCount", "1"),
+            ],
+        ),
+        (
+            "azure-eventhub",
+            &[
+                (
+                    "connection",
+                    "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=l;SharedAccessKey=a2V5;EntityPath=pages",
+                ),
+                (
+                    "storageConnection",
+                    "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net",
+                ),
+                ("consumerGroup", "crawlers"),
+                ("unprocessedEventThreshold", "30"),
+                ("activationUnprocessedEventThreshold", "3"),
+            ],
+        ),
+        (
             "aws-sqs-queue",
             &[
                 ("queueURL", "https://sqs.eu-west-1.amazonaws.com/1234/jobs"),
@@ -432,14 +470,21 @@ fn bad_targets_and_unknown_types_are_errors_naming_the_trigger() {
     };
     let err = trigger_spec(
         1,
-        &trigger("kafka", &[("consumerGroup", "g"), ("lagThreshold", "2.5")]),
+        &trigger(
+            "kafka",
+            &[
+                ("bootstrapServers", "b:9092"),
+                ("consumerGroup", "g"),
+                ("lagThreshold", "2.5"),
+            ],
+        ),
         false,
         None,
     )
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        r#"spec.triggers[1].metadata.lagThreshold: "2.5" is not an integer"#
+        r#"spec.triggers[1] (kafka): lagThreshold: "2.5" is not an integer"#
     );
     let err = trigger_spec(0, &trigger("gcp-pubsub", &[]), false, None).unwrap_err();
     assert_eq!(err.reason(), "no_metric_spec");

@@ -1,0 +1,326 @@
+//! `ebb demo` (hidden): a producer and a worker for the quickstart and the local-mode tests, so
+//! they need nothing but cargo. The queue is a SQLite `jobs` table (the embedded default), a Redis
+//! list or a RabbitMQ queue. Workers stop cleanly on SIGTERM, putting back the job in hand.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use redis::AsyncCommands;
+use rusqlite::{Connection as Db, OptionalExtension};
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Arguments of `ebb demo`.
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Demo,
+}
+
+#[derive(clap::Subcommand)]
+enum Demo {
+    /// Add jobs to the queue at a rate, then idle until stopped.
+    Produce {
+        #[command(flatten)]
+        queue: Queue,
+        /// Jobs per second.
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        /// Produce for this long (then idle).
+        #[arg(long = "for", value_parser = humantime::parse_duration, default_value = "30s")]
+        duration: Duration,
+        /// Jobs to add at once before the steady rate.
+        #[arg(long, default_value_t = 0)]
+        burst: u64,
+        /// Start from an empty queue.
+        #[arg(long)]
+        reset: bool,
+        /// Exit when done instead of idling.
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Take jobs one by one and "work" on each for 1/per-second seconds.
+    Work {
+        #[command(flatten)]
+        queue: Queue,
+        /// Jobs per second this worker finishes.
+        #[arg(long, default_value_t = 5.0)]
+        per_second: f64,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+#[group(required = true, multiple = false)]
+struct Queue {
+    /// SQLite database file with a `jobs` table (created if missing).
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// Redis URL; the queue is the list `--list`.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// RabbitMQ AMQP URL; the queue is `--queue`.
+    #[arg(long, value_name = "URL")]
+    amqp: Option<String>,
+}
+
+pub(crate) fn run(args: Args) -> ExitCode {
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .and_then(|rt| rt.block_on(demo(args.command)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ebb demo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The queue name for Redis and RabbitMQ (`EBB_DEMO_QUEUE`, default `jobs`).
+fn queue_name() -> String {
+    std::env::var("EBB_DEMO_QUEUE").unwrap_or_else(|_| "jobs".into())
+}
+
+enum Backend {
+    Sqlite(Box<Db>),
+    Redis(redis::aio::MultiplexedConnection, String),
+    Amqp(Box<(Connection, lapin::Channel)>, String),
+}
+
+impl Backend {
+    async fn open(q: &Queue) -> anyhow::Result<Backend> {
+        if let Some(path) = &q.db {
+            return Ok(Backend::Sqlite(Box::new(open_db(path)?)));
+        }
+        if let Some(url) = &q.redis {
+            let client = redis::Client::open(url.as_str()).context("redis URL")?;
+            let conn = client
+                .get_multiplexed_async_connection()
+                .await
+                .context("connecting to redis")?;
+            return Ok(Backend::Redis(conn, queue_name()));
+        }
+        let url = q.amqp.as_deref().unwrap_or_default();
+        let conn = Connection::connect(url, ConnectionProperties::default())
+            .await
+            .context("connecting to rabbitmq")?;
+        let channel = conn.create_channel().await.context("opening a channel")?;
+        let name = queue_name();
+        channel
+            .queue_declare(
+                name.as_str().into(),
+                QueueDeclareOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .context("declaring the queue")?;
+        Ok(Backend::Amqp(Box::new((conn, channel)), name))
+    }
+
+    async fn push(&mut self, n: u64) -> anyhow::Result<()> {
+        match self {
+            Backend::Sqlite(db) => {
+                let tx = db.transaction()?;
+                for _ in 0..n {
+                    tx.execute("INSERT INTO jobs(state) VALUES ('queued')", [])?;
+                }
+                tx.commit()?;
+            }
+            Backend::Redis(conn, list) => {
+                for _ in 0..n {
+                    let _: i64 = conn.rpush(list.as_str(), "job").await?;
+                }
+            }
+            Backend::Amqp(amqp, queue) => {
+                let channel = &amqp.1;
+                for _ in 0..n {
+                    channel
+                        .basic_publish(
+                            "".into(),
+                            queue.as_str().into(),
+                            BasicPublishOptions::default(),
+                            b"job",
+                            BasicProperties::default(),
+                        )
+                        .await?
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes one job: returns a handle to finish (ack) or give back.
+    async fn take(&mut self, me: &str) -> anyhow::Result<Option<u64>> {
+        Ok(match self {
+            Backend::Sqlite(db) => {
+                // A job claimed by a worker that died (SIGKILL) goes back after 30 s.
+                db.execute(
+                    "UPDATE jobs SET state='queued', claimed_by=NULL WHERE state='working' AND claimed_at < unixepoch() - 30",
+                    [],
+                )?;
+                db.query_row(
+                    "UPDATE jobs SET state='working', claimed_by=?1, claimed_at=unixepoch() WHERE id = (SELECT id FROM jobs WHERE state='queued' ORDER BY id LIMIT 1) RETURNING id",
+                    [me],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?
+                .map(|id| u64::try_from(id).unwrap_or(0))
+            }
+            Backend::Redis(conn, list) => {
+                let v: Option<String> = conn.lpop(list.as_str(), None).await?;
+                v.map(|_| 0)
+            }
+            Backend::Amqp(amqp, queue) => amqp
+                .1
+                .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
+                .await?
+                .map(|m| m.delivery.delivery_tag),
+        })
+    }
+
+    async fn finish(&mut self, handle: u64) -> anyhow::Result<()> {
+        match self {
+            Backend::Sqlite(db) => {
+                db.execute("DELETE FROM jobs WHERE id = ?1", [handle as i64])?;
+            }
+            Backend::Redis(..) => {}
+            Backend::Amqp(amqp, _) => {
+                amqp.1
+                    .basic_ack(handle, BasicAckOptions::default())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn give_back(&mut self, handle: u64) -> anyhow::Result<()> {
+        match self {
+            Backend::Sqlite(db) => {
+                db.execute(
+                    "UPDATE jobs SET state='queued', claimed_by=NULL WHERE id = ?1",
+                    [handle as i64],
+                )?;
+            }
+            Backend::Redis(conn, list) => {
+                let _: i64 = conn.lpush(list.as_str(), "job").await?;
+            }
+            // Unacked: the broker redelivers when the channel closes.
+            Backend::Amqp(amqp, _) => {
+                let _ = amqp.0.close(200, "bye".into()).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn open_db(path: &Path) -> anyhow::Result<Db> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let db = Db::open(path).with_context(|| format!("opening {}", path.display()))?;
+    db.busy_timeout(Duration::from_secs(10))?;
+    db.execute_batch(
+        "PRAGMA journal_mode=WAL;
+         CREATE TABLE IF NOT EXISTS jobs(
+           id INTEGER PRIMARY KEY AUTOINCREMENT,
+           state TEXT NOT NULL DEFAULT 'queued',
+           claimed_by TEXT,
+           claimed_at INTEGER);",
+    )?;
+    Ok(db)
+}
+
+async fn demo(command: Demo) -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let me = std::env::var("EBB_REPLICA").unwrap_or_else(|_| format!("pid-{}", std::process::id()));
+    match command {
+        Demo::Produce {
+            queue,
+            rate,
+            duration,
+            burst,
+            reset,
+            exit,
+        } => {
+            let mut backend = Backend::open(&queue).await?;
+            if reset {
+                match &mut backend {
+                    Backend::Sqlite(db) => {
+                        db.execute("DELETE FROM jobs", [])?;
+                    }
+                    Backend::Redis(conn, list) => {
+                        let _: i64 = conn.del(list.as_str()).await?;
+                    }
+                    Backend::Amqp(amqp, q) => {
+                        amqp.1
+                            .queue_purge(q.as_str().into(), Default::default())
+                            .await?;
+                    }
+                }
+            }
+            backend.push(burst).await?;
+            let start = Instant::now();
+            let mut made = burst;
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            println!(
+                "{me}: producing {rate}/s for {}",
+                humantime::format_duration(duration)
+            );
+            while start.elapsed() < duration {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = term.recv() => return Ok(()),
+                }
+                let due = burst + (start.elapsed().as_secs_f64() * rate) as u64;
+                if due > made {
+                    backend.push(due - made).await?;
+                    made = due;
+                }
+            }
+            println!("{me}: produced {made} jobs; idle now");
+            if !exit {
+                term.recv().await;
+            }
+        }
+        Demo::Work { queue, per_second } => {
+            let mut backend = Backend::open(&queue).await?;
+            let work = Duration::from_secs_f64(1.0 / per_second.max(0.001));
+            let mut done = 0u64;
+            println!("{me}: working at {per_second} jobs/s");
+            loop {
+                let job = tokio::select! {
+                    j = backend.take(&me) => j?,
+                    _ = term.recv() => break,
+                };
+                let Some(handle) = job else {
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(200)) => continue,
+                        _ = term.recv() => break,
+                    }
+                };
+                tokio::select! {
+                    () = tokio::time::sleep(work) => {
+                        backend.finish(handle).await?;
+                        done += 1;
+                        if done.is_multiple_of(25) {
+                            println!("{me}: {done} jobs done");
+                        }
+                    }
+                    _ = term.recv() => {
+                        backend.give_back(handle).await?;
+                        break;
+                    }
+                }
+            }
+            println!("{me}: SIGTERM: stopping after {done} jobs");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! One ScaledJob, live: every `pollingInterval` the triggers are measured and aggregated and the
+//! strategy says how many Jobs to create (`ebb_core::scaled_job`); each Job is one local process
+//! that runs once — exit 0 is Complete, anything else Failed (no retries: backoffLimit and
+//! restartPolicy OnFailure are not modelled). Finished Jobs are kept per the history limits; a
+//! pruned Job's log file goes with it.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ebb_core::scaled_job::{
+    JobCounts, JobTriggerMetrics, ScaledJobPolicy, aggregate, jobs_to_create,
+};
+use ebb_telemetry::{Metrics, ObjectType};
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use crate::supervisor::{JobEnd, JobSet};
+use crate::triggers::{Reading, Trigger, measure_all};
+use crate::view::{Row, View, number};
+
+/// Everything one ScaledJob's loop needs.
+#[derive(Debug)]
+pub(crate) struct ScaledJobLoop {
+    pub(crate) display: String,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) policy: ScaledJobPolicy,
+    pub(crate) polling_interval: Duration,
+    pub(crate) measure_timeout: Duration,
+    pub(crate) successful_history: usize,
+    pub(crate) failed_history: usize,
+    pub(crate) triggers: Vec<Trigger>,
+    pub(crate) jobs: JobSet,
+    pub(crate) log_dir: Option<PathBuf>,
+    pub(crate) view: Arc<View>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, Default)]
+struct History {
+    succeeded: VecDeque<String>,
+    failed: VecDeque<String>,
+    total_succeeded: u64,
+    total_failed: u64,
+}
+
+impl ScaledJobLoop {
+    /// Runs until `stop` turns true, then stops every unfinished Job.
+    pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut history = History::default();
+        let mut readings: Vec<Reading> = Vec::new();
+        let (mut last, mut why) = (String::new(), String::new());
+        self.view.log(format!(
+            "{}: polling every {}s",
+            self.display,
+            self.polling_interval.as_secs_f64()
+        ));
+        let mut poll = tokio::time::interval(self.polling_interval);
+        poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut refresh = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                scheduled = poll.tick() => {
+                    let late = Instant::now().saturating_duration_since(scheduled.into_std());
+                    self.metrics.record_loop_latency(ObjectType::ScaledJob, &self.namespace, &self.name, late.as_secs_f64());
+                    self.collect(&mut history);
+                    readings = measure_all(&self.triggers, self.measure_timeout, &self.metrics).await;
+                    let (l, w) = self.poll(&readings);
+                    if !l.is_empty() {
+                        last = l;
+                    }
+                    if w != why && !self.view.is_terminal() {
+                        self.view.log(format!("{}: {w}", self.display));
+                    }
+                    why = w;
+                }
+                _ = refresh.tick() => self.collect(&mut history),
+                _ = stop.changed() => break,
+            }
+            self.show(&readings, &history, &last, &why);
+        }
+        self.jobs.shutdown().await;
+        self.show(&readings, &history, &last, &why);
+    }
+
+    fn poll(&mut self, readings: &[Reading]) -> (String, String) {
+        let mut errors = false;
+        let metrics: Vec<JobTriggerMetrics> = self
+            .triggers
+            .iter()
+            .zip(readings)
+            .filter_map(|(t, r)| match r {
+                Reading::Value { value, active } => Some(JobTriggerMetrics {
+                    queue_length: *value,
+                    target_average: t.target,
+                    active: *active,
+                }),
+                Reading::Failed(_) => {
+                    errors = true;
+                    None
+                }
+                Reading::NotPolled => None,
+            })
+            .collect();
+        if errors {
+            self.metrics
+                .record_object_error(ObjectType::ScaledJob, &self.namespace, &self.name);
+        }
+        let aggregated = aggregate(&self.policy, &metrics);
+        let counts = JobCounts {
+            running: self.jobs.running(),
+            pending: self.jobs.pending(),
+        };
+        let decision = jobs_to_create(&self.policy, &aggregated, counts);
+        let mut last = String::new();
+        if decision.create > 0 {
+            let names: Vec<String> = (0..decision.create).map(|_| self.jobs.create()).collect();
+            last = format!("created {} Job(s)", decision.create);
+            self.view.log(format!(
+                "{}: KEDAJobsCreated: Created {} jobs ({}): {}",
+                self.display,
+                decision.create,
+                names.join(", "),
+                decision.why
+            ));
+        }
+        (last, decision.why)
+    }
+
+    /// Moves ended Jobs into the history, pruning the oldest beyond the limits.
+    fn collect(&mut self, history: &mut History) {
+        for JobEnd {
+            name, succeeded, ..
+        } in self.jobs.ended()
+        {
+            let (list, limit) = if succeeded {
+                history.total_succeeded += 1;
+                (&mut history.succeeded, self.successful_history)
+            } else {
+                history.total_failed += 1;
+                (&mut history.failed, self.failed_history)
+            };
+            list.push_back(name);
+            while list.len() > limit {
+                if let (Some(old), Some(dir)) = (list.pop_front(), &self.log_dir) {
+                    let _ = std::fs::remove_file(dir.join(format!("{old}.log")));
+                }
+            }
+        }
+    }
+
+    fn show(&mut self, readings: &[Reading], history: &History, last: &str, why: &str) {
+        let triggers = self
+            .triggers
+            .iter()
+            .zip(readings)
+            .map(|(t, r)| match r {
+                Reading::Value { value, active } => format!(
+                    "{}={}/{}{}",
+                    t.metric_name,
+                    number(*value),
+                    number(t.target),
+                    if *active { " active" } else { "" }
+                ),
+                Reading::Failed(_) => format!("{}=ERROR", t.metric_name),
+                Reading::NotPolled => format!("{}=(not polled)", t.metric_name),
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.view.set_row(
+            &self.display,
+            Row {
+                object: self.display.clone(),
+                triggers,
+                desired: self.jobs.running(),
+                running: self.jobs.running() - self.jobs.pending().min(self.jobs.running()),
+                notes: format!(
+                    "{} complete, {} failed",
+                    history.total_succeeded, history.total_failed
+                ),
+                last: last.to_owned(),
+                why: why.to_owned(),
+            },
+        );
+    }
+}
