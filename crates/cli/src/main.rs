@@ -3,6 +3,7 @@
 mod check;
 mod crds;
 mod demo;
+mod operator;
 mod run;
 mod simulate;
 mod validate;
@@ -29,6 +30,8 @@ enum Command {
     Demo(demo::Args),
     /// Local mode: run the manifests' workloads as local processes, scaled like a cluster would.
     Run(run::Args),
+    /// Run the Kubernetes operator (ScaledObjects, TriggerAuthentications, HPAs, scale loops).
+    Operator(operator::Args),
     /// Simulate a ScaledObject or ScaledJob over a metric trace or a load model; chart and summary.
     Simulate(simulate::Args),
     /// Validate ScaledObject, ScaledJob and (Cluster)TriggerAuthentication manifests.
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Crds(args) => crds::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Run(args) => run::run(args),
+        Command::Operator(args) => operator::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Validate(args) => validate::run(args),
     }

@@ -1,1 +1,25 @@
-//! The Kubernetes operator: controllers, scale loops, HPA and Job management, auth resolution. (Not built yet.)
+//! The Kubernetes operator: the ScaledObject and (Cluster)TriggerAuthentication controllers, one
+//! scale loop per object applying `ebb_core` decisions, the HPA KEDA owns, auth resolution from the
+//! caches, and the in-memory metric values the external metrics API serves.
+//!
+//! Only this crate writes to a cluster; every scaling rule comes from `ebb_core::decide`.
+
+pub mod auth;
+pub mod config;
+mod context;
+pub mod events;
+pub mod executor;
+pub mod health;
+pub mod leader;
+pub mod metrics_store;
+mod operator;
+pub mod scale_loop;
+pub mod scaled_object;
+pub mod scalers_cache;
+pub mod target;
+mod trigger_authentication;
+
+pub use config::{OperatorConfig, WatchNamespace};
+pub use metrics_store::{MetricValue, MetricsError, MetricsSource, MetricsStore};
+pub use operator::Operator;
+pub use scale_loop::{Lateness, ScaleLoops};

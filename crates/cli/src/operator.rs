@@ -1,0 +1,188 @@
+//! `ebb operator`: run the Kubernetes operator (KEDA's keda-operator), configured by KEDA's env
+//! and flags where they mean something here.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ebb_operator::leader::{LeaderElection, Timings};
+use ebb_operator::{Operator, OperatorConfig, WatchNamespace};
+
+/// Flags and env of the operator.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Namespaces to watch, comma-separated; empty means all (KEDA requires it set).
+    #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
+    watch_namespace: String,
+    /// Where ClusterTriggerAuthentication Secrets and ConfigMaps are read (default: the pod's namespace).
+    #[arg(long, env = "KEDA_CLUSTER_OBJECT_NAMESPACE")]
+    cluster_object_namespace: Option<String>,
+    /// The operator's own namespace (Lease, default cluster-object namespace).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pod_namespace: Option<String>,
+    /// The pod name: Event reporting instance and leader identity.
+    #[arg(long, env = "POD_NAME")]
+    pod_name: Option<String>,
+    /// Concurrent ScaledObject reconciles.
+    #[arg(
+        long,
+        env = "KEDA_SCALEDOBJECT_CTRL_MAX_RECONCILES",
+        default_value_t = 5
+    )]
+    max_reconciles: u16,
+    /// Probe address (`/healthz`, `/readyz`).
+    #[arg(long, default_value = ":8081")]
+    health_probe_bind_address: String,
+    /// Run only while holding the Lease.
+    #[arg(long)]
+    leader_elect: bool,
+    /// The Lease name.
+    #[arg(long, default_value = "operator.keda.sh")]
+    leader_election_id: String,
+    /// Lease duration.
+    #[arg(long, env = "KEDA_OPERATOR_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    lease_duration: Duration,
+    /// Renew deadline.
+    #[arg(long, env = "KEDA_OPERATOR_LEADER_ELECTION_RENEW_DEADLINE", default_value = "10s", value_parser = humantime::parse_duration)]
+    renew_deadline: Duration,
+    /// Retry period.
+    #[arg(long, env = "KEDA_OPERATOR_LEADER_ELECTION_RETRY_PERIOD", default_value = "2s", value_parser = humantime::parse_duration)]
+    retry_period: Duration,
+    /// Client-side QPS towards the API server (accepted for compatibility; not enforced yet).
+    #[arg(long, default_value_t = 20.0)]
+    kube_api_qps: f32,
+    /// Client-side burst (accepted for compatibility; not enforced yet).
+    #[arg(long, default_value_t = 30)]
+    kube_api_burst: u32,
+}
+
+fn bind_address(s: &str) -> anyhow::Result<SocketAddr> {
+    let s = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_owned()
+    };
+    Ok(s.parse()?)
+}
+
+fn own_namespace(args: &Args) -> String {
+    args.pod_namespace.clone().unwrap_or_else(|| {
+        std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "keda".to_owned())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn operate(args: Args) -> anyhow::Result<()> {
+    let client = kube::Client::try_default().await?;
+    if args.kube_api_qps != 20.0 || args.kube_api_burst != 30 {
+        tracing::warn!(
+            qps = args.kube_api_qps,
+            burst = args.kube_api_burst,
+            "--kube-api-qps/--kube-api-burst are not enforced yet"
+        );
+    }
+    let namespace = own_namespace(&args);
+    let identity = args
+        .pod_name
+        .clone()
+        .unwrap_or_else(|| format!("ebb-{}", std::process::id()));
+    let config = OperatorConfig {
+        watch_namespace: WatchNamespace::parse(&args.watch_namespace),
+        cluster_object_namespace: args
+            .cluster_object_namespace
+            .clone()
+            .unwrap_or_else(|| namespace.clone()),
+        max_reconciles: args.max_reconciles,
+        instance: args.pod_name.clone(),
+        ..OperatorConfig::default()
+    };
+    let operator = Operator::new(client.clone(), config);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let probes = tokio::spawn(ebb_operator::health::serve(
+        bind_address(&args.health_probe_bind_address)?,
+        operator.readiness(),
+        stopped(),
+    ));
+    let signal_tx = stop_tx.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signal_tx.send_replace(true);
+    });
+    if args.leader_elect {
+        let timings = Timings {
+            lease_duration: args.lease_duration,
+            renew_deadline: args.renew_deadline,
+            retry_period: args.retry_period,
+        };
+        let election = LeaderElection::new(
+            client,
+            &namespace,
+            &args.leader_election_id,
+            &identity,
+            timings,
+        );
+        tokio::select! {
+            _ = election.acquire() => {}
+            _ = stopped() => return Ok(()),
+        }
+        let lost_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            election.hold().await;
+            // Leadership lost: stop, as controller-runtime does, and let the pod restart.
+            lost_tx.send_replace(true);
+        });
+    }
+    operator.run(stopped()).await;
+    let _ = probes.await;
+    Ok(())
+}
+
+pub(crate) fn run(args: Args) -> ExitCode {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(operate(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "operator failed");
+            ExitCode::FAILURE
+        }
+    }
+}
