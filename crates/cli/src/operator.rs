@@ -5,6 +5,12 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use ebb_metrics_api::{
+    KubeClusterLookup, KubeDelegatedAuth, MetricsApiServer, ServingCert, certs, requestheader,
+};
+use ebb_operator::external_metrics::StoreSource;
 use ebb_operator::leader::{LeaderElection, Timings};
 use ebb_operator::{Operator, OperatorConfig, WatchNamespace};
 
@@ -48,6 +54,19 @@ pub(crate) struct Args {
     /// Retry period.
     #[arg(long, env = "KEDA_OPERATOR_LEADER_ELECTION_RETRY_PERIOD", default_value = "2s", value_parser = humantime::parse_duration)]
     retry_period: Duration,
+    /// Where the external metrics API and the admission webhook are served (TLS, HTTP/1.1 and h2).
+    #[arg(long, default_value = ":6443")]
+    metrics_server_bind_address: String,
+    /// Directory with `tls.crt` and `tls.key` (reloaded on change) when certificates are not generated.
+    #[arg(long, default_value = "/certs")]
+    cert_dir: std::path::PathBuf,
+    /// Generate a CA and serving certificate, keep them in the cert Secret, patch the APIService and
+    /// webhook caBundle, and rotate before expiry (KEDA's --enable-cert-rotation).
+    #[arg(long)]
+    enable_cert_rotation: bool,
+    /// The Secret generated certificates are kept in.
+    #[arg(long, default_value = "kedaorg-certs")]
+    cert_secret_name: String,
     /// Client-side QPS towards the API server (accepted for compatibility; not enforced yet).
     #[arg(long, default_value_t = 20.0)]
     kube_api_qps: f32,
@@ -121,6 +140,12 @@ async fn operate(args: Args) -> anyhow::Result<()> {
             let _ = rx.wait_for(|s| *s).await;
         }
     };
+    // Every replica serves the metrics API and the webhook, leader or not.
+    let metrics_api = tokio::spawn(
+        serve_metrics_api(&args, &namespace, &client, &operator)
+            .await?
+            .run(stopped()),
+    );
     let probes = tokio::spawn(ebb_operator::health::serve(
         bind_address(&args.health_probe_bind_address)?,
         operator.readiness(),
@@ -157,7 +182,51 @@ async fn operate(args: Args) -> anyhow::Result<()> {
     }
     operator.run(stopped()).await;
     let _ = probes.await;
+    let _ = metrics_api.await;
     Ok(())
+}
+
+/// The external metrics API and admission webhook over TLS: certificates generated (and rotated) or
+/// read from `--cert-dir`, front-proxy and delegated authentication, values from the scale loops.
+async fn serve_metrics_api(
+    args: &Args,
+    namespace: &str,
+    client: &kube::Client,
+    operator: &Operator,
+) -> anyhow::Result<MetricsApiServer> {
+    let cert = if args.enable_cert_rotation {
+        let mut opts = certs::CertOptions::new(namespace);
+        opts.secret_name = args.cert_secret_name.clone();
+        let bundle = certs::ensure(client.clone(), &opts).await?;
+        let cert = ServingCert::from_pem(bundle.tls_crt.as_bytes(), bundle.tls_key.as_bytes())?;
+        tokio::spawn(certs::rotate(
+            client.clone(),
+            opts,
+            cert.clone(),
+            Duration::from_secs(3600),
+        ));
+        cert
+    } else {
+        let cert = ServingCert::from_dir(&args.cert_dir)?;
+        tokio::spawn(
+            cert.clone()
+                .watch_dir(args.cert_dir.clone(), Duration::from_secs(10)),
+        );
+        cert
+    };
+    let auth = Arc::new(KubeDelegatedAuth::new(client.clone()));
+    let source = Arc::new(StoreSource(operator.metrics()));
+    let mut builder = MetricsApiServer::builder(cert, source)
+        .listen(bind_address(&args.metrics_server_bind_address)?)
+        .token_reviewer(auth.clone())
+        .authorizer(auth)
+        .webhook(Arc::new(KubeClusterLookup::new(client.clone())));
+    if let Some(config) = requestheader::load(client.clone()).await? {
+        builder = builder.requestheader(config);
+    }
+    let server = builder.bind().await?;
+    tokio::spawn(server.handle().watch_requestheader(client.clone()));
+    Ok(server)
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {

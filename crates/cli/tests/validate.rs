@@ -101,3 +101,27 @@ fn every_example_in_the_repository_validates() {
     assert!(out.lines().all(|l| l.starts_with("OK ")), "{out}");
     assert!(out.lines().count() >= 78);
 }
+
+/// deploy/operator.yaml must only pass flags `ebb operator` accepts.
+#[test]
+fn the_deployment_passes_only_flags_the_operator_accepts() {
+    let (code, help, _) = ebb(&["operator", "--help"], "");
+    assert_eq!(code, Some(0));
+    let deploy = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/operator.yaml"
+    ))
+    .unwrap();
+    let flags: Vec<&str> = deploy
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- --"))
+        .map(|f| f.split('=').next().unwrap_or(f))
+        .collect();
+    assert!(flags.len() >= 5, "{flags:?}");
+    for flag in flags {
+        assert!(
+            help.contains(&format!("--{flag}")),
+            "ebb operator does not accept --{flag}:\n{help}"
+        );
+    }
+}

@@ -9,6 +9,7 @@ pub mod config;
 mod context;
 pub mod events;
 pub mod executor;
+pub mod external_metrics;
 pub mod health;
 pub mod leader;
 pub mod metrics_store;
