@@ -1,12 +1,18 @@
 //! `ebb demo` (hidden): a producer and a worker for the quickstart and the local-mode tests, so
 //! they need nothing but cargo. The queue is a SQLite `jobs` table (the embedded default), a Redis
-//! list or a RabbitMQ queue. Workers stop cleanly on SIGTERM, putting back the job in hand.
+//! list, a RabbitMQ queue or an Azure Storage Queue (REST, Shared Key or SAS from a connection
+//! string; Azurite works). Workers stop cleanly on SIGTERM, putting back the job in hand; with
+//! `--once` a worker is a Job: it takes at most one job, finishes it and exits.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use ebb_scalers::Clients;
+use ebb_scalers::SecretString;
+use ebb_scalers::azure::{StorageAccount, signed_request};
+use ebb_scalers::http::{HttpClient, HttpSettings};
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -42,6 +48,8 @@ enum Demo {
         /// Exit when done instead of idling.
         #[arg(long)]
         exit: bool,
+        #[command(flatten)]
+        azure: AzureArgs,
     },
     /// Take jobs one by one and "work" on each for 1/per-second seconds.
     Work {
@@ -50,7 +58,29 @@ enum Demo {
         /// Jobs per second this worker finishes.
         #[arg(long, default_value_t = 5.0)]
         per_second: f64,
+        /// Take at most one job, finish it and exit 0 (a ScaledJob's Job); an empty queue is
+        /// retried for 2 s, then the worker exits 0 having done nothing.
+        #[arg(long)]
+        once: bool,
+        /// Append a line per finished job (`<message id> <text>` for an Azure queue) to FILE.
+        #[arg(long, value_name = "FILE", env = "EBB_DEMO_PROCESSED_LOG")]
+        processed_log: Option<PathBuf>,
+        #[command(flatten)]
+        azure: AzureArgs,
     },
+}
+
+#[derive(clap::Args, Clone)]
+struct AzureArgs {
+    /// The storage connection string for `--azure-queue` (AccountKey or SharedAccessSignature;
+    /// a QueueEndpoint such as Azurite's is honoured).
+    #[arg(
+        long,
+        value_name = "STRING",
+        env = "AZURE_STORAGE_CONNECTION_STRING",
+        hide_env_values = true
+    )]
+    azure_connection: Option<String>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -62,9 +92,13 @@ struct Queue {
     /// Redis URL; the queue is the list `--list`.
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
-    /// RabbitMQ AMQP URL; the queue is `--queue`.
+    /// RabbitMQ AMQP URL; the queue is `EBB_DEMO_QUEUE`.
     #[arg(long, value_name = "URL")]
     amqp: Option<String>,
+    /// Azure Storage Queue: its name or URL (`https://acct.queue.core.windows.net/images`; the
+    /// account comes from `--azure-connection`).
+    #[arg(long, value_name = "QUEUE|URL")]
+    azure_queue: Option<String>,
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
@@ -91,10 +125,173 @@ enum Backend {
     Sqlite(Box<Db>),
     Redis(redis::aio::MultiplexedConnection, String),
     Amqp(Box<(Connection, lapin::Channel)>, String),
+    Azure(Box<AzureQueue>),
+}
+
+/// An Azure Storage Queue over REST and the message in hand (a worker holds at most one).
+struct AzureQueue {
+    client: std::sync::Arc<HttpClient>,
+    account: StorageAccount,
+    queue: String,
+    produced: u64,
+    in_hand: Option<AzureMessage>,
+}
+
+struct AzureMessage {
+    id: String,
+    pop_receipt: String,
+    text: String,
+}
+
+impl AzureQueue {
+    fn open(queue: &str, azure: &AzureArgs) -> anyhow::Result<AzureQueue> {
+        let raw = azure
+            .azure_connection
+            .clone()
+            .context("--azure-queue needs --azure-connection or AZURE_STORAGE_CONNECTION_STRING")?;
+        let account = StorageAccount::from_connection_string(
+            "--azure-connection",
+            &SecretString::new(raw),
+            "queue",
+            "core.windows.net",
+        )?;
+        // A queue URL names the queue in its last path segment.
+        let queue = queue
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(queue)
+            .to_owned();
+        let client = Clients::named("ebb-demo")
+            .http(&HttpSettings::with_timeout(Duration::from_secs(10)))?;
+        Ok(AzureQueue {
+            client,
+            account,
+            queue,
+            produced: 0,
+            in_hand: None,
+        })
+    }
+
+    async fn call(
+        &self,
+        verb: &str,
+        path: &str,
+        query: &str,
+        body: &str,
+        ok: &[u16],
+    ) -> anyhow::Result<String> {
+        let reply = signed_request(&self.client, &self.account, verb, path, query, body).await?;
+        if !ok.contains(&reply.status) && !(200..300).contains(&reply.status) {
+            anyhow::bail!(
+                "{verb} /{path}: HTTP {}: {}",
+                reply.status,
+                reply.body.chars().take(300).collect::<String>()
+            );
+        }
+        Ok(reply.body)
+    }
+
+    /// Creates the queue (an existing one is fine).
+    async fn create(&self) -> anyhow::Result<()> {
+        self.call("PUT", &self.queue, "", "", &[409]).await?;
+        Ok(())
+    }
+
+    async fn clear(&self) -> anyhow::Result<()> {
+        self.call("DELETE", &format!("{}/messages", self.queue), "", "", &[])
+            .await?;
+        Ok(())
+    }
+
+    async fn put(&mut self, me: &str) -> anyhow::Result<()> {
+        self.produced += 1;
+        let body = format!(
+            "<QueueMessage><MessageText>{me}-{}</MessageText></QueueMessage>",
+            self.produced
+        );
+        self.call("POST", &format!("{}/messages", self.queue), "", &body, &[])
+            .await?;
+        Ok(())
+    }
+
+    /// Gets one message, invisible to others for 30 s (it reappears if this worker dies).
+    async fn get(&mut self) -> anyhow::Result<bool> {
+        let xml = self
+            .call(
+                "GET",
+                &format!("{}/messages", self.queue),
+                "numofmessages=1&visibilitytimeout=30",
+                "",
+                &[],
+            )
+            .await?;
+        let (Some(id), Some(pop_receipt)) = (
+            xml_element(&xml, "MessageId"),
+            xml_element(&xml, "PopReceipt"),
+        ) else {
+            return Ok(false);
+        };
+        let text = xml_element(&xml, "MessageText").unwrap_or_default();
+        self.in_hand = Some(AzureMessage {
+            id,
+            pop_receipt,
+            text,
+        });
+        Ok(true)
+    }
+
+    /// Deletes the message in hand with its pop receipt; returns `<id> <text>`.
+    async fn delete(&mut self) -> anyhow::Result<Option<String>> {
+        let Some(m) = self.in_hand.take() else {
+            return Ok(None);
+        };
+        let receipt = percent_encode(&m.pop_receipt);
+        self.call(
+            "DELETE",
+            &format!("{}/messages/{}", self.queue, m.id),
+            &format!("popreceipt={receipt}"),
+            "",
+            &[],
+        )
+        .await?;
+        Ok(Some(format!("{} {}", m.id, m.text)))
+    }
+}
+
+/// A query value, percent-encoded (pop receipts carry `+`, `/` and `=`).
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The text of the first `<name>…</name>` element (the queue service's XML is flat enough).
+fn xml_element(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let len = xml[start..].find(&format!("</{name}>"))?;
+    Some(
+        xml[start..start + len]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
 }
 
 impl Backend {
-    async fn open(q: &Queue) -> anyhow::Result<Backend> {
+    async fn open(q: &Queue, azure: &AzureArgs) -> anyhow::Result<Backend> {
+        if let Some(queue) = &q.azure_queue {
+            return Ok(Backend::Azure(Box::new(AzureQueue::open(queue, azure)?)));
+        }
         if let Some(path) = &q.db {
             return Ok(Backend::Sqlite(Box::new(open_db(path)?)));
         }
@@ -123,8 +320,13 @@ impl Backend {
         Ok(Backend::Amqp(Box::new((conn, channel)), name))
     }
 
-    async fn push(&mut self, n: u64) -> anyhow::Result<()> {
+    async fn push(&mut self, n: u64, me: &str) -> anyhow::Result<()> {
         match self {
+            Backend::Azure(queue) => {
+                for _ in 0..n {
+                    queue.put(me).await?;
+                }
+            }
             Backend::Sqlite(db) => {
                 let tx = db.transaction()?;
                 for _ in 0..n {
@@ -182,22 +384,23 @@ impl Backend {
                 .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
                 .await?
                 .map(|m| m.delivery.delivery_tag),
+            Backend::Azure(queue) => queue.get().await?.then_some(0),
         })
     }
 
-    async fn finish(&mut self, handle: u64) -> anyhow::Result<()> {
+    /// Finishes the job; returns what to record in `--processed-log`.
+    async fn finish(&mut self, handle: u64) -> anyhow::Result<String> {
         match self {
+            Backend::Azure(queue) => return Ok(queue.delete().await?.unwrap_or_default()),
             Backend::Sqlite(db) => {
                 db.execute("DELETE FROM jobs WHERE id = ?1", [handle as i64])?;
             }
             Backend::Redis(..) => {}
             Backend::Amqp(amqp, _) => {
-                amqp.1
-                    .basic_ack(handle, BasicAckOptions::default())
-                    .await?;
+                amqp.1.basic_ack(handle, BasicAckOptions::default()).await?;
             }
         }
-        Ok(())
+        Ok(handle.to_string())
     }
 
     async fn give_back(&mut self, handle: u64) -> anyhow::Result<()> {
@@ -215,6 +418,8 @@ impl Backend {
             Backend::Amqp(amqp, _) => {
                 let _ = amqp.0.close(200, "bye".into()).await;
             }
+            // Not deleted: the message reappears when its visibility timeout ends.
+            Backend::Azure(queue) => queue.in_hand = None,
         }
         Ok(())
     }
@@ -248,10 +453,15 @@ async fn demo(command: Demo) -> anyhow::Result<()> {
             burst,
             reset,
             exit,
+            azure,
         } => {
-            let mut backend = Backend::open(&queue).await?;
+            let mut backend = Backend::open(&queue, &azure).await?;
+            if let Backend::Azure(q) = &backend {
+                q.create().await?;
+            }
             if reset {
                 match &mut backend {
+                    Backend::Azure(q) => q.clear().await?,
                     Backend::Sqlite(db) => {
                         db.execute("DELETE FROM jobs", [])?;
                     }
@@ -265,7 +475,7 @@ async fn demo(command: Demo) -> anyhow::Result<()> {
                     }
                 }
             }
-            backend.push(burst).await?;
+            backend.push(burst, &me).await?;
             let start = Instant::now();
             let mut made = burst;
             let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -280,7 +490,7 @@ async fn demo(command: Demo) -> anyhow::Result<()> {
                 }
                 let due = burst + (start.elapsed().as_secs_f64() * rate) as u64;
                 if due > made {
-                    backend.push(due - made).await?;
+                    backend.push(due - made, &me).await?;
                     made = due;
                 }
             }
@@ -289,10 +499,17 @@ async fn demo(command: Demo) -> anyhow::Result<()> {
                 term.recv().await;
             }
         }
-        Demo::Work { queue, per_second } => {
-            let mut backend = Backend::open(&queue).await?;
+        Demo::Work {
+            queue,
+            per_second,
+            once,
+            processed_log,
+            azure,
+        } => {
+            let mut backend = Backend::open(&queue, &azure).await?;
             let work = Duration::from_secs_f64(1.0 / per_second.max(0.001));
             let mut done = 0u64;
+            let started = Instant::now();
             println!("{me}: working at {per_second} jobs/s");
             loop {
                 let job = tokio::select! {
@@ -300,6 +517,10 @@ async fn demo(command: Demo) -> anyhow::Result<()> {
                     _ = term.recv() => break,
                 };
                 let Some(handle) = job else {
+                    if once && started.elapsed() > Duration::from_secs(2) {
+                        println!("{me}: --once: the queue stayed empty; nothing to do");
+                        return Ok(());
+                    }
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_millis(200)) => continue,
                         _ = term.recv() => break,
@@ -307,8 +528,15 @@ async fn demo(command: Demo) -> anyhow::Result<()> {
                 };
                 tokio::select! {
                     () = tokio::time::sleep(work) => {
-                        backend.finish(handle).await?;
+                        let record = backend.finish(handle).await?;
+                        if let Some(path) = &processed_log {
+                            append_line(path, &record)?;
+                        }
                         done += 1;
+                        if once {
+                            println!("{me}: --once: processed {record}");
+                            return Ok(());
+                        }
                         if done.is_multiple_of(25) {
                             println!("{me}: {done} jobs done");
                         }
@@ -322,5 +550,21 @@ async fn demo(command: Demo) -> anyhow::Result<()> {
             println!("{me}: SIGTERM: stopping after {done} jobs");
         }
     }
+    Ok(())
+}
+
+/// Appends `line` to `path` in one write (`O_APPEND`: lines of concurrent Jobs never interleave).
+fn append_line(path: &Path, line: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    f.write_all(format!("{line}\n").as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

@@ -388,3 +388,102 @@ fn bad_workloads_are_reported_backed_off_and_stop_nothing_else() {
     assert_eq!(starts["good-0: started"], 1, "{starts:?}\n{out}");
     assert!(marked_processes(&mark).is_empty());
 }
+
+fn redis_llen(url: &str, list: &str) -> i64 {
+    let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
+    redis::cmd("LLEN").arg(list).query(&mut conn).unwrap()
+}
+
+/// 12 items, listLength 1, maxReplicaCount 5, each Job pops one item and exits: the default
+/// strategy creates min(items, 5 − running) Jobs a poll — 5, 5, 2 — and nothing once drained.
+#[test]
+fn a_scaled_job_creates_one_job_per_redis_item_and_keeps_its_history_limits() {
+    let url = service("EBB_REDIS_URL", "redis://127.0.0.1:6379");
+    let addr = url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let list = format!("ebb-run-scaledjob-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    write(
+        &manifests,
+        "job.yaml",
+        &format!(
+            r#"apiVersion: keda.sh/v1alpha1
+kind: ScaledJob
+metadata: {{name: redis-job, namespace: default}}
+spec:
+  pollingInterval: 2
+  maxReplicaCount: 5
+  successfulJobsHistoryLimit: 3
+  failedJobsHistoryLimit: 1
+  jobTargetRef:
+    template:
+      spec:
+        containers:
+        - name: job
+          command: ["ebb", "demo", "work", "--redis", "{url}", "--once", "--per-second", "1000"]
+          env:
+          - {{name: EBB_DEMO_QUEUE, value: "{list}"}}
+  triggers:
+  - type: redis
+    metadata: {{address: "{addr}", listName: "{list}", listLength: "1"}}
+"#
+        ),
+    );
+    let ok = Command::new(EBB)
+        .args([
+            "demo", "produce", "--redis", &url, "--reset", "--burst", "12", "--rate", "0", "--for",
+            "0s", "--exit",
+        ])
+        .env("EBB_DEMO_QUEUE", &list)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "producing");
+    assert_eq!(redis_llen(&url, &list), 12);
+    let mark = marker("scaledjob");
+    let child = start_run(
+        &manifests,
+        &mark,
+        &["--for", "9s", "--log-dir", logs.to_str().unwrap()],
+    );
+    let (code, out) = finish(child);
+    assert_eq!(code, Some(0), "{out}");
+    let created: Vec<u32> = out
+        .lines()
+        .filter_map(|l| {
+            l.split_once("KEDAJobsCreated: Created ")?
+                .1
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(created, vec![5, 5, 2], "{out}");
+    assert_eq!(out.matches(": Complete (exit 0)").count(), 12, "{out}");
+    assert!(!out.contains(": Failed"), "{out}");
+    assert!(
+        out.contains("no trigger active; running Jobs are left alone"),
+        "{out}"
+    );
+    // Twelve Jobs that each pop at most one item (`--once`) left the list empty: one item each.
+    assert_eq!(redis_llen(&url, &list), 0);
+    // successfulJobsHistoryLimit 3: only the last three Jobs' logs are kept (11 and 12 ended last).
+    let mut kept: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert!(
+        kept.contains(&"redis-job-11.log".to_owned())
+            && kept.contains(&"redis-job-12.log".to_owned()),
+        "{kept:?}"
+    );
+    assert!(marked_processes(&mark).is_empty());
+}

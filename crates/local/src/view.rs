@@ -40,6 +40,7 @@ struct Board {
 #[derive(Debug)]
 pub struct View {
     terminal: bool,
+    quiet: bool,
     start: Instant,
     board: Mutex<Board>,
 }
@@ -49,8 +50,17 @@ impl View {
     pub fn new(terminal: bool) -> View {
         View {
             terminal,
+            quiet: false,
             start: Instant::now(),
             board: Mutex::new(Board::default()),
+        }
+    }
+
+    /// A view that prints nothing and keeps only the rows (benchmarks, embedding).
+    pub fn quiet() -> View {
+        View {
+            quiet: true,
+            ..View::new(false)
         }
     }
 
@@ -64,6 +74,9 @@ impl View {
     }
 
     fn emit(&self, line: String) {
+        if self.quiet {
+            return;
+        }
         if self.terminal {
             let mut b = self.board();
             b.tail.push_back(line);

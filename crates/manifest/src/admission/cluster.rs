@@ -16,7 +16,8 @@ pub fn gvk_string(api_version: Option<&str>, kind: Option<&str>) -> String {
     format!("{group}/{version}.{kind}")
 }
 
-fn so_target(so: &ScaledObject) -> (String, &str) {
+/// KEDA's key for a ScaledObject's target: (`group/version.Kind`, name).
+pub fn scale_target(so: &ScaledObject) -> (String, &str) {
     let t = &so.spec.scale_target_ref;
     (
         gvk_string(t.api_version.as_deref(), t.kind.as_deref()),
@@ -26,7 +27,7 @@ fn so_target(so: &ScaledObject) -> (String, &str) {
 
 /// KEDA's `verifyHpas`.
 pub fn verify_hpas(so: &ScaledObject, hpas: &[HorizontalPodAutoscaler]) -> Result<(), Violation> {
-    let (gvk, target) = so_target(so);
+    let (gvk, target) = scale_target(so);
     let so_name = so.metadata.name.as_deref().unwrap_or_default();
     let annotations = so.metadata.annotations.clone().unwrap_or_default();
     for hpa in hpas {
@@ -77,15 +78,18 @@ pub fn verify_hpas(so: &ScaledObject, hpas: &[HorizontalPodAutoscaler]) -> Resul
 }
 
 /// KEDA's `verifyScaledObjects` (the target and HPA-name clashes).
-pub fn verify_scaled_objects(so: &ScaledObject, others: &[ScaledObject]) -> Result<(), Violation> {
-    let (gvk, target) = so_target(so);
+pub fn verify_scaled_objects<'a>(
+    so: &ScaledObject,
+    others: impl IntoIterator<Item = &'a ScaledObject>,
+) -> Result<(), Violation> {
+    let (gvk, target) = scale_target(so);
     let hpa_name = so.hpa_name();
     for other in others {
         if other.metadata.name == so.metadata.name {
             continue;
         }
         let other_name = other.metadata.name.as_deref().unwrap_or_default();
-        let (other_gvk, other_target) = so_target(other);
+        let (other_gvk, other_target) = scale_target(other);
         if other_gvk == gvk && other_target == target {
             return Err(Violation::new(
                 "spec.scaleTargetRef",

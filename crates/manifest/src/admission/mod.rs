@@ -11,8 +11,6 @@ mod triggers;
 
 use std::collections::HashMap;
 
-use ebb_api::scaled_object::ScaledObject;
-
 use ebb_api::constants::API_VERSION;
 
 use crate::{Document, Origin, Violation};
@@ -108,9 +106,13 @@ pub fn check_document(doc: &Document) -> Option<Checked> {
 /// as the webhook refuses the second object created.
 pub fn check_documents<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Vec<Checked> {
     let mut checked: Vec<Checked> = docs.into_iter().filter_map(check_document).collect();
-    // The ScaledObjects seen so far, by namespace: the "cluster" a later object is admitted into.
-    let mut admitted: HashMap<String, Vec<ScaledObject>> = HashMap::new();
-    for c in &mut checked {
+    // The ScaledObjects admitted so far (indexes into `checked`), by what may clash (target, HPA
+    // name), so each object is compared only with the one it clashes with: linear in objects.
+    let mut by_target: HashMap<(String, String, String), usize> = HashMap::new();
+    let mut by_hpa: HashMap<(String, String), usize> = HashMap::new();
+    for i in 0..checked.len() {
+        let (earlier, rest) = checked.split_at_mut(i);
+        let Some(c) = rest.first_mut() else { break };
         let Some(KedaObject::ScaledObject(so)) = &c.object else {
             continue;
         };
@@ -119,10 +121,22 @@ pub fn check_documents<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Vec<
             .namespace
             .clone()
             .unwrap_or_else(|| "default".to_owned());
-        let earlier = admitted.entry(ns).or_default();
-        match cluster::verify_scaled_objects(so, earlier) {
+        let (gvk, target) = cluster::scale_target(so);
+        let target_key = (ns.clone(), gvk, target.to_owned());
+        let hpa_key = (ns, so.hpa_name());
+        let rivals = [by_target.get(&target_key), by_hpa.get(&hpa_key)]
+            .into_iter()
+            .flatten()
+            .filter_map(|&j| match &earlier[j].object {
+                Some(KedaObject::ScaledObject(other)) => Some(&**other),
+                _ => None,
+            });
+        match cluster::verify_scaled_objects(so, rivals) {
             Err(v) => c.violations.push(v),
-            Ok(()) => earlier.push((**so).clone()),
+            Ok(()) => {
+                by_target.insert(target_key, i);
+                by_hpa.insert(hpa_key, i);
+            }
         }
     }
     checked

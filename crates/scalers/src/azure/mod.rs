@@ -280,6 +280,92 @@ async fn send(
     })
 }
 
+/// The answer to a [`signed_request`]: the HTTP status and the body (any status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageReply {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The response body.
+    pub body: String,
+}
+
+/// One request to a storage account's service, signed with its Shared Key or SAS, for callers
+/// outside the scalers (`ebb demo`'s Storage Queue producer and worker): `verb` on `path?query`
+/// (`path` without a leading `/`, `query` already encoded) with `body` sent as
+/// `application/octet-stream`. Any status is returned; errors (no answer, a bad key) name the path
+/// only and never a secret.
+pub async fn signed_request(
+    client: &HttpClient,
+    account: &StorageAccount,
+    verb: &str,
+    path: &str,
+    query: &str,
+    body: &str,
+) -> Result<StorageReply, MeasureError> {
+    let secrets = account.secrets();
+    let what = format!("{verb} /{path}");
+    let url = account.url(path, query)?;
+    let method = reqwest::Method::from_bytes(verb.as_bytes()).map_err(|_| {
+        MeasureError::new(MeasureReason::Config, format!("{what}: not an HTTP method"))
+    })?;
+    let ms_headers = vec![
+        (
+            "x-ms-date".to_owned(),
+            shared_key::http_date(jiff::Timestamp::now()),
+        ),
+        ("x-ms-version".to_owned(), STORAGE_VERSION.to_owned()),
+    ];
+    let content_type = if body.is_empty() {
+        ""
+    } else {
+        "application/octet-stream"
+    };
+    let mut builder = client
+        .client()?
+        .request(method, url.clone())
+        .header("Content-Length", body.len().to_string());
+    for (k, v) in &ms_headers {
+        builder = builder.header(k, v);
+    }
+    if !body.is_empty() {
+        builder = builder.header("Content-Type", content_type);
+    }
+    if let StorageAuth::SharedKey(key) = &account.auth {
+        let key = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            key.expose().trim(),
+        )
+        .map_err(|_| {
+            MeasureError::new(
+                MeasureReason::Config,
+                format!("{what}: the account key is not valid base64"),
+            )
+        })?;
+        let to_sign = shared_key::string_to_sign_for(
+            verb,
+            body.len(),
+            content_type,
+            &account.account,
+            &url,
+            &ms_headers,
+        );
+        let auth = shared_key::sign(&account.account, &key, &to_sign)
+            .map_err(|m| MeasureError::new(MeasureReason::Config, format!("{what}: {m}")))?;
+        builder = builder.header("Authorization", auth.expose());
+    }
+    let response = builder
+        .body(body.to_owned())
+        .send()
+        .await
+        .map_err(|e| crate::http::from_reqwest(e, &what, &secrets))?;
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| crate::http::from_reqwest(e, &what, &secrets))?;
+    Ok(StorageReply { status, body })
+}
+
 /// The text of the first element whose path of local names ends with `path`
 /// (e.g. `["CountDetails", "ActiveMessageCount"]`); namespaces prefixes are ignored.
 pub(crate) fn xml_text(xml: &str, path: &[&str]) -> Result<Option<String>, String> {
