@@ -173,7 +173,8 @@ fn load_object(file: &Path, name: Option<&str>) -> anyhow::Result<KedaObject> {
         );
     }
     c.object
-        .clone()
+        .as_deref()
+        .cloned()
         .with_context(|| format!("{} {} {} could not be read", c.origin, c.kind, c.name))
 }
 

@@ -69,7 +69,7 @@ pub(crate) fn plan(options: &Options, view: &Arc<View>, metrics: &Arc<Metrics>) 
             continue;
         }
         if let Some(o) = c.object {
-            valid.push(o);
+            valid.push(Arc::unwrap_or_clone(o));
         }
     }
     let objects = FileObjects::from_documents(&loaded.documents, &options.cluster_object_namespace);

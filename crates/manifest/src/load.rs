@@ -45,7 +45,7 @@ pub struct Document {
 #[derive(Clone, Debug)]
 enum Content {
     Value(Value),
-    Keda(KedaObject),
+    Keda(Arc<KedaObject>),
 }
 
 impl Document {
@@ -60,7 +60,7 @@ impl Document {
         let (api_version, kind) = (field("apiVersion"), field("kind"));
         let content = match object::is_served_keda(&api_version, &kind) {
             true => match object::from_value(&kind, &value) {
-                Ok(obj) => Content::Keda(obj),
+                Ok(obj) => Content::Keda(Arc::new(obj)),
                 // Kept generic: admission reports the error with its path.
                 Err(_) => Content::Value(value),
             },
@@ -86,6 +86,11 @@ impl Document {
 
     /// The typed keda.sh object, when the document is one and matches its schema.
     pub fn keda(&self) -> Option<&KedaObject> {
+        self.keda_shared().map(|o| &**o)
+    }
+
+    /// The typed keda.sh object, shared (no copy) with whoever else holds it.
+    pub fn keda_shared(&self) -> Option<&Arc<KedaObject>> {
         match &self.content {
             Content::Keda(obj) => Some(obj),
             Content::Value(_) => None,

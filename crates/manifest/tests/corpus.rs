@@ -51,15 +51,18 @@ fn every_keda_trigger_type_has_an_example_that_uses_it() {
     for file in yaml_files(&dir) {
         let ty = file.file_stem().unwrap().to_string_lossy().into_owned();
         let loaded = load_paths(std::slice::from_ref(&file));
-        let uses_type = check_documents(&loaded.documents)
-            .iter()
-            .any(|c| match &c.object {
-                Some(KedaObject::ScaledObject(so)) => {
-                    so.spec.triggers.iter().any(|t| t.type_ == ty)
-                }
-                Some(KedaObject::ScaledJob(sj)) => sj.spec.triggers.iter().any(|t| t.type_ == ty),
-                _ => false,
-            });
+        let uses_type =
+            check_documents(&loaded.documents)
+                .iter()
+                .any(|c| match c.object.as_deref() {
+                    Some(KedaObject::ScaledObject(so)) => {
+                        so.spec.triggers.iter().any(|t| t.type_ == ty)
+                    }
+                    Some(KedaObject::ScaledJob(sj)) => {
+                        sj.spec.triggers.iter().any(|t| t.type_ == ty)
+                    }
+                    _ => false,
+                });
         assert!(
             uses_type,
             "{} does not use trigger type {ty}",

@@ -121,7 +121,10 @@ pub fn build(params: &TriggerParams, clients: &Clients) -> Result<Box<dyn Scaler
 
 /// Validates a trigger without touching the network (`ebb validate`, `ebb check --offline`).
 pub fn validate(params: &TriggerParams) -> Result<Vec<crate::metric::MetricSpec>, ConfigError> {
-    build(params, &Clients::new()).map(|s| s.metric_specs())
+    // One set of (empty) pools for every offline check: building a scaler connects nothing, and
+    // its pool entries die with it, so sharing them saves allocating pools per trigger.
+    static OFFLINE: std::sync::LazyLock<Clients> = std::sync::LazyLock::new(Clients::new);
+    build(params, &OFFLINE).map(|s| s.metric_specs())
 }
 
 #[cfg(test)]

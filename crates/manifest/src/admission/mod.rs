@@ -10,6 +10,7 @@ mod trigger_authentication;
 mod triggers;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use ebb_api::constants::API_VERSION;
 
@@ -29,7 +30,7 @@ pub struct Checked {
     /// `namespace/name` (`default` standing in for no namespace), or `name` for cluster-scoped kinds.
     pub name: String,
     /// The typed object, when the document matched the schema.
-    pub object: Option<KedaObject>,
+    pub object: Option<Arc<KedaObject>>,
     /// Everything wrong with it; empty means valid.
     pub violations: Vec<Violation>,
 }
@@ -67,17 +68,17 @@ pub fn check_document(doc: &Document) -> Option<Checked> {
             violations,
         });
     }
-    let object = match doc.keda() {
-        Some(obj) => Some(obj.clone()),
+    let object = match doc.keda_shared() {
+        Some(obj) => Some(obj.clone()), // an Arc: shared, not copied
         None => match crate::object::from_value(&kind, &doc.value()) {
-            Ok(obj) => Some(obj),
+            Ok(obj) => Some(Arc::new(obj)),
             Err(v) => {
                 violations.push(v);
                 None
             }
         },
     };
-    match &object {
+    match object.as_deref() {
         Some(KedaObject::ScaledObject(so)) => scaled_object::check(so, &mut violations),
         Some(KedaObject::ScaledJob(sj)) => scaled_job::check(sj, &mut violations),
         Some(KedaObject::TriggerAuthentication(ta)) => trigger_authentication::check(
@@ -113,7 +114,7 @@ pub fn check_documents<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Vec<
     for i in 0..checked.len() {
         let (earlier, rest) = checked.split_at_mut(i);
         let Some(c) = rest.first_mut() else { break };
-        let Some(KedaObject::ScaledObject(so)) = &c.object else {
+        let Some(KedaObject::ScaledObject(so)) = c.object.as_deref() else {
             continue;
         };
         let ns = so
@@ -127,7 +128,7 @@ pub fn check_documents<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Vec<
         let rivals = [by_target.get(&target_key), by_hpa.get(&hpa_key)]
             .into_iter()
             .flatten()
-            .filter_map(|&j| match &earlier[j].object {
+            .filter_map(|&j| match earlier[j].object.as_deref() {
                 Some(KedaObject::ScaledObject(other)) => Some(&**other),
                 _ => None,
             });
