@@ -27,7 +27,7 @@ use crate::azure::namespace::Namespace;
 use crate::azure::{self, Service, StorageAccount};
 use crate::error::{ConfigError, MeasureError, MeasureReason};
 use crate::http::{HttpClient, HttpSettings};
-use crate::metric::{MetricSource, MetricSpec, MetricTargetType, TargetValue, path_escape};
+use crate::metric::{MetricSpec, MetricTargetType, TargetValue, path_escape};
 use crate::params::{TriggerParams, order};
 use crate::poll::Poll;
 use crate::pool::Clients;
@@ -296,13 +296,12 @@ impl Scaler for AzureEventHubScaler {
     }
 
     fn metric_specs(&self) -> Vec<MetricSpec> {
-        vec![MetricSpec {
-            metric_name: self.config.metric_name.clone(),
-            source: MetricSource::External,
-            target_type: self.config.target_type,
-            target: TargetValue::Int(self.config.threshold),
-            activation_threshold: self.config.activation as f64,
-        }]
+        vec![MetricSpec::external(
+            self.config.metric_name.clone(),
+            self.config.target_type,
+            TargetValue::Int(self.config.threshold),
+            self.config.activation as f64,
+        )]
     }
 
     fn measure<'a>(&'a self, poll: &'a Poll) -> BoxFuture<'a, Result<Measurement, MeasureError>> {

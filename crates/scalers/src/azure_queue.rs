@@ -21,7 +21,7 @@ use std::sync::Arc;
 use crate::azure::{self, Service, StorageAccount};
 use crate::error::{ConfigError, MeasureError, MeasureReason};
 use crate::http::{HttpClient, HttpSettings};
-use crate::metric::{MetricSource, MetricSpec, MetricTargetType, TargetValue, path_escape};
+use crate::metric::{MetricSpec, MetricTargetType, TargetValue, path_escape};
 use crate::params::{TriggerParams, order};
 use crate::poll::Poll;
 use crate::pool::Clients;
@@ -179,13 +179,12 @@ impl Scaler for AzureQueueScaler {
     }
 
     fn metric_specs(&self) -> Vec<MetricSpec> {
-        vec![MetricSpec {
-            metric_name: self.config.metric_name.clone(),
-            source: MetricSource::External,
-            target_type: self.config.target_type,
-            target: TargetValue::Int(self.config.queue_length),
-            activation_threshold: self.config.activation as f64,
-        }]
+        vec![MetricSpec::external(
+            self.config.metric_name.clone(),
+            self.config.target_type,
+            TargetValue::Int(self.config.queue_length),
+            self.config.activation as f64,
+        )]
     }
 
     fn measure<'a>(&'a self, poll: &'a Poll) -> BoxFuture<'a, Result<Measurement, MeasureError>> {

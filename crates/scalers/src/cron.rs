@@ -15,7 +15,7 @@ use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 
 use crate::error::{ConfigError, MeasureError, MeasureReason};
-use crate::metric::{MetricSource, MetricSpec, MetricTargetType, TargetValue};
+use crate::metric::{MetricSpec, MetricTargetType, TargetValue};
 use crate::params::{TriggerParams, order};
 use crate::poll::Poll;
 use crate::pool::Clients;
@@ -135,13 +135,12 @@ impl Scaler for CronScaler {
     }
 
     fn metric_specs(&self) -> Vec<MetricSpec> {
-        vec![MetricSpec {
-            metric_name: self.config.metric_name.clone(),
-            source: MetricSource::External,
-            target_type: self.config.target_type,
-            target: TargetValue::Int(1),
-            activation_threshold: 0.0,
-        }]
+        vec![MetricSpec::external(
+            self.config.metric_name.clone(),
+            self.config.target_type,
+            TargetValue::Int(1),
+            0.0,
+        )]
     }
 
     fn measure<'a>(&'a self, poll: &'a Poll) -> BoxFuture<'a, Result<Measurement, MeasureError>> {

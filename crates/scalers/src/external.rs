@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::error::{ConfigError, MeasureError, MeasureReason};
-use crate::metric::{MetricSource, MetricSpec, MetricTargetType, TargetValue};
+use crate::metric::{MetricSpec, MetricTargetType, TargetValue};
 use crate::params::{TriggerParams, order};
 use crate::poll::Poll;
 use crate::pool::Clients;
@@ -226,16 +226,17 @@ impl ExternalScaler {
         let specs: Vec<MetricSpec> = response
             .metric_specs
             .iter()
-            .map(|s| MetricSpec {
-                metric_name: crate::metric::metric_name(self.config.index, &s.metric_name),
-                source: MetricSource::External,
-                target_type: self.config.target_type,
-                target: if s.target_size_float > 0.0 {
-                    TargetValue::Float(s.target_size_float)
-                } else {
-                    TargetValue::Int(s.target_size)
-                },
-                activation_threshold: 0.0,
+            .map(|s| {
+                MetricSpec::external(
+                    crate::metric::metric_name(self.config.index, &s.metric_name),
+                    self.config.target_type,
+                    if s.target_size_float > 0.0 {
+                        TargetValue::Float(s.target_size_float)
+                    } else {
+                        TargetValue::Int(s.target_size)
+                    },
+                    0.0,
+                )
             })
             .collect();
         *self.specs.lock().unwrap_or_else(PoisonError::into_inner) = specs.clone();

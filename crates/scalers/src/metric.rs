@@ -94,6 +94,24 @@ pub struct MetricSpec {
     pub activation_threshold: f64,
 }
 
+impl MetricSpec {
+    /// The usual spec: one External metric the HPA reads from Ebb's metrics API.
+    pub fn external(
+        metric_name: impl Into<String>,
+        target_type: MetricTargetType,
+        target: TargetValue,
+        activation_threshold: f64,
+    ) -> Self {
+        MetricSpec {
+            metric_name: metric_name.into(),
+            source: MetricSource::External,
+            target_type,
+            target,
+            activation_threshold,
+        }
+    }
+}
+
 /// One measured value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricValue {

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, MeasureError, MeasureReason};
 use crate::http::{self, HttpAuth, HttpClient, HttpGet, HttpSettings};
-use crate::metric::{MetricSource, MetricSpec, MetricTargetType, TargetValue};
+use crate::metric::{MetricSpec, MetricTargetType, TargetValue};
 use crate::params::{TriggerParams, order};
 use crate::poll::Poll;
 use crate::pool::Clients;
@@ -269,13 +269,12 @@ impl Scaler for MetricsApiScaler {
     }
 
     fn metric_specs(&self) -> Vec<MetricSpec> {
-        vec![MetricSpec {
-            metric_name: self.config.metric_name.clone(),
-            source: MetricSource::External,
-            target_type: self.config.target_type,
-            target: TargetValue::Float(self.config.target),
-            activation_threshold: self.config.activation,
-        }]
+        vec![MetricSpec::external(
+            self.config.metric_name.clone(),
+            self.config.target_type,
+            TargetValue::Float(self.config.target),
+            self.config.activation,
+        )]
     }
 
     fn measure<'a>(&'a self, poll: &'a Poll) -> BoxFuture<'a, Result<Measurement, MeasureError>> {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use redis::Value;
 
 use crate::error::{ConfigError, MeasureError, MeasureReason};
-use crate::metric::{MetricSource, MetricSpec, MetricTargetType, TargetValue};
+use crate::metric::{MetricSpec, MetricTargetType, TargetValue};
 use crate::params::{TriggerParams, order};
 use crate::poll::Poll;
 use crate::pool::Clients;
@@ -238,13 +238,12 @@ impl Scaler for RedisStreamsScaler {
     }
 
     fn metric_specs(&self) -> Vec<MetricSpec> {
-        vec![MetricSpec {
-            metric_name: self.config.metric_name.clone(),
-            source: MetricSource::External,
-            target_type: self.config.target_type,
-            target: TargetValue::Int(self.config.target),
-            activation_threshold: self.config.activation as f64,
-        }]
+        vec![MetricSpec::external(
+            self.config.metric_name.clone(),
+            self.config.target_type,
+            TargetValue::Int(self.config.target),
+            self.config.activation as f64,
+        )]
     }
 
     fn measure<'a>(&'a self, poll: &'a Poll) -> BoxFuture<'a, Result<Measurement, MeasureError>> {

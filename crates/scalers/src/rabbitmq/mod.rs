@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, MeasureError};
 use crate::http::{HttpClient, HttpSettings};
-use crate::metric::{self, MetricSource, MetricSpec, MetricTargetType, TargetValue};
+use crate::metric::{self, MetricSpec, MetricTargetType, TargetValue};
 use crate::params::{TriggerParams, order};
 use crate::poll::Poll;
 use crate::pool::Clients;
@@ -371,13 +371,12 @@ impl Scaler for RabbitmqScaler {
     }
 
     fn metric_specs(&self) -> Vec<MetricSpec> {
-        vec![MetricSpec {
-            metric_name: self.config.metric_name.clone(),
-            source: MetricSource::External,
-            target_type: self.config.target_type,
-            target: TargetValue::Float(self.config.value),
-            activation_threshold: self.config.activation,
-        }]
+        vec![MetricSpec::external(
+            self.config.metric_name.clone(),
+            self.config.target_type,
+            TargetValue::Float(self.config.value),
+            self.config.activation,
+        )]
     }
 
     fn measure<'a>(&'a self, poll: &'a Poll) -> BoxFuture<'a, Result<Measurement, MeasureError>> {
