@@ -228,7 +228,7 @@ fn syntax_error(error: expr::Error) -> FormulaError {
     });
     let message = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("= ").map(str::to_owned))
+        .find_map(|l| l.trim().strip_prefix("= ").map(friendly_expectation))
         .unwrap_or_else(|| text.trim().to_owned());
     let (line, column) = position.unwrap_or((1, 1));
     FormulaError::Syntax {
@@ -236,6 +236,25 @@ fn syntax_error(error: expr::Error) -> FormulaError {
         column,
         message,
     }
+}
+
+/// The parser lists grammar rule names ("expected conditional_if, negation_op, value, or ident");
+/// a user wants to know what may stand there.
+fn friendly_expectation(message: &str) -> String {
+    let Some(list) = message.strip_prefix("expected ") else {
+        return message.to_owned();
+    };
+    let rules: Vec<&str> = list
+        .split([',', ' '])
+        .filter(|w| !w.is_empty() && *w != "or")
+        .collect();
+    if rules.iter().any(|r| matches!(*r, "value" | "ident")) {
+        return "expected a value here: a number, a trigger name, a function call such as max(a, b), \
+                or a parenthesised expression"
+            .to_owned();
+    }
+    let words: Vec<String> = rules.iter().map(|r| r.replace('_', " ")).collect();
+    format!("expected {}", words.join(" or "))
 }
 
 /// The identifiers a formula reads as variables: skips string literals, function names (followed
@@ -393,6 +412,16 @@ mod tests {
             Err(FormulaError::Syntax { line, column, .. }) => assert_eq!((line, column), (1, 10)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_syntax_error_says_what_may_stand_there_not_the_grammar_rules() {
+        let err = Formula::compile("trig_one + * 2", NAMES).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "syntax error at line 1, column 12: expected a value here: a number, a trigger name, \
+             a function call such as max(a, b), or a parenthesised expression"
+        );
     }
 
     #[test]
