@@ -21,7 +21,7 @@ const WORKLOAD_KINDS: [&str; 5] = [
 ];
 
 /// Everything auth resolution and local mode need from a set of manifest files.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FileObjects {
     secrets: HashMap<(String, String), BTreeMap<String, String>>,
     config_maps: HashMap<(String, String), BTreeMap<String, String>>,
@@ -29,6 +29,25 @@ pub struct FileObjects {
     cluster_trigger_authentications: HashMap<String, TriggerAuthenticationSpec>,
     workloads: HashMap<(String, String, String), Value>,
     cluster_object_namespace: String,
+}
+
+/// Names only: Secret data must never reach a log through Debug.
+impl std::fmt::Debug for FileObjects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileObjects")
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("config_maps", &self.config_maps.keys().collect::<Vec<_>>())
+            .field(
+                "trigger_authentications",
+                &self.trigger_authentications.len(),
+            )
+            .field(
+                "cluster_trigger_authentications",
+                &self.cluster_trigger_authentications.len(),
+            )
+            .field("workloads", &self.workloads.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 fn namespace_of(v: &Value) -> String {

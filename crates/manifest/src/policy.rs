@@ -35,7 +35,7 @@ use k8s_openapi::api::autoscaling::v2::{HPAScalingRules, HorizontalPodAutoscaler
 
 /// What a caller resolved for one trigger: the scale target container's env and the
 /// (Cluster)TriggerAuthentication parameters.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ResolvedTrigger {
     /// The container env, resolved (`env`, `envFrom`, `$(VAR)`).
     pub resolved_env: BTreeMap<String, String>,
@@ -43,6 +43,20 @@ pub struct ResolvedTrigger {
     pub auth_params: BTreeMap<String, String>,
     /// `podIdentity.provider`, if any.
     pub pod_identity: Option<String>,
+}
+
+/// Keys only: env values and auth parameters are often secrets, and Debug output reaches logs.
+impl std::fmt::Debug for ResolvedTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedTrigger")
+            .field(
+                "resolved_env",
+                &self.resolved_env.keys().collect::<Vec<_>>(),
+            )
+            .field("auth_params", &self.auth_params.keys().collect::<Vec<_>>())
+            .field("pod_identity", &self.pod_identity)
+            .finish()
+    }
 }
 
 /// How much of the cluster the caller could see when building a policy.

@@ -201,3 +201,23 @@ fn unsupported_secret_stores_are_named_in_the_error() {
         "hashiCorpVault in a TriggerAuthentication is not supported by Ebb yet"
     );
 }
+
+#[test]
+fn debug_output_of_resolved_values_shows_keys_not_secrets() {
+    let objects = objects();
+    let resolved = resolve_trigger(
+        &trigger(Some(("rabbit-auth", "TriggerAuthentication"))),
+        "shop",
+        objects.pod_spec("Deployment", "shop", "worker").as_ref(),
+        Some("app"),
+        &objects,
+    )
+    .unwrap();
+    for text in [format!("{resolved:?}"), format!("{objects:?}")] {
+        assert!(
+            !text.contains("s3cret") && !text.contains("user:pass"),
+            "{text}"
+        );
+    }
+    assert!(format!("{resolved:?}").contains("\"password\""));
+}
