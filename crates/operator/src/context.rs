@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use ebb_api::scaled_job::ScaledJob;
 use ebb_api::scaled_object::ScaledObject;
 use ebb_scalers::Clients;
 use kube::Client;
@@ -27,6 +28,7 @@ pub(crate) struct Context {
     pub(crate) lookup: StoreLookup,
     pub(crate) clients: Clients,
     pub(crate) scaled_objects: Store<ScaledObject>,
+    pub(crate) scaled_jobs: Store<ScaledJob>,
     failures: Mutex<HashMap<String, u32>>,
     /// Per object key: the message of the last ScaledObjectCheckFailed event (no repeats).
     last_failure: Mutex<HashMap<String, String>>,
@@ -54,6 +56,7 @@ impl Context {
         lookup: StoreLookup,
         clients: Clients,
         scaled_objects: Store<ScaledObject>,
+        scaled_jobs: Store<ScaledJob>,
     ) -> Context {
         let events = Events::new(client.clone(), &config.reporter, config.instance.clone());
         Context {
@@ -66,6 +69,7 @@ impl Context {
             lookup,
             clients,
             scaled_objects,
+            scaled_jobs,
             failures: Mutex::new(HashMap::new()),
             last_failure: Mutex::new(HashMap::new()),
             claims: Mutex::new(Claims::default()),

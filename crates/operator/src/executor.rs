@@ -68,7 +68,7 @@ pub(crate) fn conditions_after(
     conditions
 }
 
-fn time_value(t: Timestamp) -> Value {
+pub(crate) fn time_value(t: Timestamp) -> Value {
     // Kubernetes Time has second precision.
     let secs = Timestamp::from_second(t.as_second()).unwrap_or(t);
     serde_json::to_value(Time(secs)).unwrap_or(Value::Null)

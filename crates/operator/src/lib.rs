@@ -1,5 +1,5 @@
-//! The Kubernetes operator: the ScaledObject and (Cluster)TriggerAuthentication controllers, one
-//! scale loop per object applying `ebb_core` decisions, the HPA KEDA owns, auth resolution from the
+//! The Kubernetes operator: the ScaledObject, ScaledJob and (Cluster)TriggerAuthentication
+//! controllers, one scale loop per object applying `ebb_core` decisions, the HPA KEDA owns, auth resolution from the
 //! caches, and the in-memory metric values the external metrics API serves.
 //!
 //! Only this crate writes to a cluster; every scaling rule comes from `ebb_core::decide`.
@@ -15,6 +15,7 @@ pub mod leader;
 pub mod metrics_store;
 mod operator;
 pub mod scale_loop;
+pub mod scaled_job;
 pub mod scaled_object;
 pub mod scalers_cache;
 pub mod target;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use ebb_api::scaled_job::ScaledJob;
 use ebb_api::scaled_object::ScaledObject;
 use ebb_api::trigger_authentication::{ClusterTriggerAuthentication, TriggerAuthentication};
 use ebb_scalers::Clients;
@@ -27,6 +28,7 @@ use crate::config::OperatorConfig;
 use crate::context::Context;
 use crate::metrics_store::MetricsStore;
 use crate::scale_loop::ScaleLoops;
+use crate::scaled_job::controller as sj_controller;
 use crate::scaled_object::controller as so_controller;
 use crate::trigger_authentication::{self as ta, AuthKind};
 
@@ -181,6 +183,12 @@ impl Operator {
         let so_controller = Controller::new(so_api, watcher::Config::default())
             .with_config(controller::Config::default().concurrency(self.config.max_reconciles));
         let so_reader = so_controller.store();
+        let sj_controller = Controller::new(
+            scoped::<ScaledJob>(&client, scope),
+            watcher::Config::default(),
+        )
+        .with_config(controller::Config::default().concurrency(self.config.max_reconciles));
+        let sj_reader = sj_controller.store();
 
         let lookup = StoreLookup {
             secrets: secrets.clone(),
@@ -197,6 +205,7 @@ impl Operator {
             lookup,
             self.clients.clone(),
             so_reader.clone(),
+            sj_reader.clone(),
         ));
 
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -209,12 +218,13 @@ impl Operator {
 
         // Ready once every cache has its first list.
         let ready = self.ready.clone();
-        let (s1, s2, s3, s4, s5) = (
+        let (s1, s2, s3, s4, s5, s6) = (
             secrets.clone(),
             config_maps.clone(),
             tas.clone(),
             ctas.clone(),
             so_reader.clone(),
+            sj_reader.clone(),
         );
         guard.tasks.push(
             tokio::spawn(async move {
@@ -223,7 +233,8 @@ impl Operator {
                     s2.wait_until_ready(),
                     s3.wait_until_ready(),
                     s4.wait_until_ready(),
-                    s5.wait_until_ready()
+                    s5.wait_until_ready(),
+                    s6.wait_until_ready()
                 );
                 ready.send_replace(true);
             })
@@ -264,6 +275,16 @@ impl Operator {
                 future::ready(())
             });
 
+        let sj_controller = sj_controller
+            .graceful_shutdown_on(stopped())
+            .run(sj_controller::reconcile, sj_controller::error_policy, ctx.clone())
+            .for_each(|result| {
+                if let Err(error) = result {
+                    tracing::debug!(error = %so_controller::error_chain(&error), "ScaledJob reconcile error");
+                }
+                future::ready(())
+            });
+
         let ta_controller = auth_controller(
             scoped::<TriggerAuthentication>(&client, scope),
             &client,
@@ -284,7 +305,13 @@ impl Operator {
             tracing::info!("shutting down");
             stop_tx.send_replace(true);
         };
-        tokio::join!(so_controller, ta_controller, cta_controller, signal);
+        tokio::join!(
+            so_controller,
+            sj_controller,
+            ta_controller,
+            cta_controller,
+            signal
+        );
         drop(guard);
     }
 }

@@ -88,6 +88,7 @@ impl World {
         let plural = match kind {
             "Deployment" => "deployments",
             "ScaledObject" => "scaledobjects",
+            "ScaledJob" => "scaledjobs",
             "TriggerAuthentication" => "triggerauthentications",
             "Secret" => "secrets",
             "Namespace" => "namespaces",
@@ -165,6 +166,54 @@ impl World {
                     c["message"].as_str().unwrap_or_default().to_owned(),
                 )
             })
+    }
+
+    pub(crate) fn sj(&self, ns: &str, name: &str) -> Option<Value> {
+        self.kube.object("keda.sh", "scaledjobs", ns, name)
+    }
+
+    /// A condition of ScaledJob `ns/name`: (status, reason, message).
+    pub(crate) fn sj_condition(
+        &self,
+        ns: &str,
+        name: &str,
+        type_: &str,
+    ) -> Option<(String, String, String)> {
+        let sj = self.sj(ns, name)?;
+        sj["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == type_)
+            .map(|c| {
+                (
+                    c["status"].as_str().unwrap_or_default().to_owned(),
+                    c["reason"].as_str().unwrap_or_default().to_owned(),
+                    c["message"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+    }
+
+    /// The Jobs of ScaledJob `name` (by label), oldest first.
+    pub(crate) fn jobs(&self, ns: &str, name: &str) -> Vec<Value> {
+        let mut jobs = self.kube.objects("batch", "jobs", ns);
+        jobs.retain(|j| j["metadata"]["labels"]["scaledjob.keda.sh/name"] == name);
+        jobs.sort_by_key(|j| {
+            j["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|v| v.parse::<u64>().ok())
+        });
+        jobs
+    }
+
+    /// How often an Event with `reason` regarding `name` happened (events.k8s.io series count:
+    /// the recorder folds repeats of one reason into one Event).
+    pub(crate) fn event_count(&self, ns: &str, name: &str, reason: &str) -> u64 {
+        self.kube
+            .objects("events.k8s.io", "events", ns)
+            .iter()
+            .filter(|e| e["regarding"]["name"] == name && e["reason"] == reason)
+            .map(|e| e["series"]["count"].as_u64().unwrap_or(1))
+            .sum()
     }
 
     /// Event reasons regarding `name`, in creation order.

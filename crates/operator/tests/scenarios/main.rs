@@ -6,4 +6,5 @@
 mod common;
 mod hpa_shape;
 mod lifecycle;
+mod scaled_job;
 mod scaling;

@@ -1,6 +1,9 @@
-//! Plays the Job controller: a Job starts (`startTime`, `active`), then after a configured time completes
-//! (`Complete` and `SuccessCriteriaMet` conditions, `completionTime`, `succeeded`) or fails (`Failed`,
-//! `BackoffLimitExceeded`). Annotations on a Job override the outcome for that Job.
+//! Plays the Job controller: a Job starts (`startTime`, `active`) with one Pod (labels `job-name`,
+//! `batch.kubernetes.io/job-name`, `controller-uid` and the template's, owned by the Job) that is
+//! `Pending` for a configured time, then `Running`; after the run time the Job completes (`Complete`
+//! and `SuccessCriteriaMet` conditions, `completionTime`, `succeeded`; Pod `Succeeded`) or fails
+//! (`Failed`, `BackoffLimitExceeded`; Pod `Failed`). Annotations on a Job override its timings and
+//! outcome.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +21,8 @@ use crate::store::{State, Store};
 pub const OUTCOME_ANNOTATION: &str = "testkube.ebb.dev/outcome";
 /// Annotation: run time in milliseconds, overriding the controller's for one Job.
 pub const RUN_FOR_ANNOTATION: &str = "testkube.ebb.dev/run-for-ms";
+/// Annotation: how long the Job's Pod stays `Pending`, in milliseconds, overriding the controller's.
+pub const PENDING_FOR_ANNOTATION: &str = "testkube.ebb.dev/pending-for-ms";
 
 /// How Jobs end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,6 +38,7 @@ pub enum JobOutcome {
 #[derive(Debug, Clone, Default)]
 pub struct JobController {
     run_for: Duration,
+    pending_for: Duration,
     outcome: JobOutcome,
 }
 
@@ -45,6 +51,12 @@ impl JobController {
     /// How long a Job runs before it ends.
     pub fn run_for(mut self, d: Duration) -> JobController {
         self.run_for = d;
+        self
+    }
+
+    /// How long a Job's Pod stays `Pending` before it runs (the run time counts from then).
+    pub fn pending_for(mut self, d: Duration) -> JobController {
+        self.pending_for = d;
         self
     }
 
@@ -98,10 +110,14 @@ fn sync(
             Some("succeed") => JobOutcome::Succeed,
             _ => cfg.outcome,
         };
-        let run_for = annotations[RUN_FOR_ANNOTATION]
-            .as_str()
-            .and_then(|ms| ms.parse().ok())
-            .map_or(cfg.run_for, Duration::from_millis);
+        let millis = |key: &str, default: Duration| {
+            annotations[key]
+                .as_str()
+                .and_then(|ms| ms.parse().ok())
+                .map_or(default, Duration::from_millis)
+        };
+        let pending_for = millis(PENDING_FOR_ANNOTATION, cfg.pending_for);
+        let run_for = pending_for + millis(RUN_FOR_ANNOTATION, cfg.run_for);
         let completions = job["spec"]["completions"].as_i64().unwrap_or(1);
         let parallelism = job["spec"]["parallelism"]
             .as_i64()
@@ -113,6 +129,19 @@ fn sync(
         if status["startTime"].is_null() {
             status = json!({"startTime": meta::now(), "active": parallelism, "ready": 0});
         }
+        let phase = if now >= since + run_for {
+            match outcome {
+                JobOutcome::Succeed => "Succeeded",
+                JobOutcome::Fail => "Failed",
+            }
+        } else if now >= since + pending_for {
+            status["ready"] = json!(parallelism);
+            "Running"
+        } else {
+            wake = earliest(wake, since + pending_for);
+            "Pending"
+        };
+        sync_pod(state, &job, phase);
         if now >= since + run_for {
             let time = meta::now();
             let condition = |t: &str, reason: &str, message: &str| {
@@ -164,4 +193,71 @@ fn sync(
         }
     }
     wake
+}
+
+/// Keeps the Job's one Pod in `phase`, creating it first.
+fn sync_pod(state: &mut State, job: &Value, phase: &str) {
+    let pods_key = key("", "pods");
+    let ns = meta::meta_str(job, "namespace").to_string();
+    let job_name = meta::meta_str(job, "name").to_string();
+    let job_uid = meta::meta_str(job, "uid").to_string();
+    let existing = state
+        .list(&pods_key, Some(&ns))
+        .find(|(_, p)| crate::delete::owns(&job_uid, p))
+        .map(|(_, p)| (**p).clone());
+    let pod = match existing {
+        Some(pod) => pod,
+        None => {
+            let Some(pod_info) = state.registry.get(&pods_key) else {
+                return;
+            };
+            let template = &job["spec"]["template"];
+            let mut labels = template["metadata"]["labels"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            labels.insert("job-name".into(), json!(job_name));
+            labels.insert("batch.kubernetes.io/job-name".into(), json!(job_name));
+            labels.insert("controller-uid".into(), json!(job_uid));
+            labels.insert("batch.kubernetes.io/controller-uid".into(), json!(job_uid));
+            let pod = json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {
+                    "generateName": format!("{job_name}-"),
+                    "labels": labels,
+                    "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": job_name,
+                        "uid": job_uid, "controller": true, "blockOwnerDeletion": true}],
+                },
+                "spec": template["spec"],
+            });
+            let t = crate::route::Target {
+                info: pod_info.clone(),
+                version: "v1".into(),
+                namespace: ns.clone(),
+                name: None,
+                sub: None,
+            };
+            let opts = crate::write::WriteOpts {
+                field_manager: super::MANAGER.into(),
+                ..crate::write::WriteOpts::default()
+            };
+            let Ok(created) = crate::create::create(state, &t, pod, &opts) else {
+                return;
+            };
+            created
+        }
+    };
+    if pod["status"]["phase"] == phase {
+        return;
+    }
+    let ready = if phase == "Running" { "True" } else { "False" };
+    let scheduled = json!({"type": "PodScheduled", "status": "True"});
+    let status = match phase {
+        "Pending" => json!({"phase": phase, "conditions": [scheduled]}),
+        _ => json!({"phase": phase, "conditions": [scheduled,
+            {"type": "Initialized", "status": "True"},
+            {"type": "ContainersReady", "status": ready},
+            {"type": "Ready", "status": ready}]}),
+    };
+    let _ = write_status(state, &pods_key, &pod, status);
 }

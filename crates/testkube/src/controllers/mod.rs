@@ -8,7 +8,9 @@ mod job;
 
 pub use deployment::DeploymentController;
 pub use hpa::{ExternalMetrics, HpaController};
-pub use job::{JobController, JobOutcome, OUTCOME_ANNOTATION, RUN_FOR_ANNOTATION};
+pub use job::{
+    JobController, JobOutcome, OUTCOME_ANNOTATION, PENDING_FOR_ANNOTATION, RUN_FOR_ANNOTATION,
+};
 
 use std::time::Duration;
 
