@@ -100,6 +100,7 @@ fn check(args: Args) -> anyhow::Result<bool> {
                 let modifiers = so.spec.scaling_modifiers().is_some();
                 let ctx = Ctx {
                     namespace: ns,
+                    name: so.metadata.name.as_deref().unwrap_or_default(),
                     pod: pod.as_ref(),
                     container: target.env_source_container_name.as_deref(),
                 };
@@ -122,6 +123,7 @@ fn check(args: Args) -> anyhow::Result<bool> {
                 let pod = sj.spec.job_target_ref.template.spec.clone();
                 let ctx = Ctx {
                     namespace: ns,
+                    name: sj.metadata.name.as_deref().unwrap_or_default(),
                     pod: pod.as_ref(),
                     container: sj.spec.env_source_container_name.as_deref(),
                 };
@@ -156,6 +158,7 @@ fn check(args: Args) -> anyhow::Result<bool> {
 
 struct Ctx<'a> {
     namespace: &'a str,
+    name: &'a str,
     pod: Option<&'a PodSpec>,
     container: Option<&'a str>,
 }
@@ -178,7 +181,8 @@ fn build_rows(
                 .and_then(|mut resolved| {
                     resolved.resolved_env.extend(env_overlay.clone());
                     let params =
-                        policy::trigger_params(index, trigger, as_metric_source, Some(&resolved));
+                        policy::trigger_params(index, trigger, as_metric_source, Some(&resolved))
+                            .with_scaled_object(ctx.name, ctx.namespace);
                     registry::build(&params, clients).map_err(|e| format!("{}: {e}", e.reason()))
                 });
             Row {

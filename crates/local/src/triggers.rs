@@ -74,7 +74,8 @@ pub(crate) fn build_all(
             objects,
         )
         .map_err(|e| format!("{at}: {e}"))?;
-        let params = trigger_params(index, trigger, scope.as_metric_source, Some(&resolved));
+        let params = trigger_params(index, trigger, scope.as_metric_source, Some(&resolved))
+            .with_scaled_object(scope.name, scope.namespace);
         let scaler = registry::build(&params, clients).map_err(|e| format!("{at}: {e}"))?;
         let spec = scaler.metric_specs().into_iter().next();
         let metric_name = spec

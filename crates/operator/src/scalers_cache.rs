@@ -17,6 +17,8 @@ use k8s_openapi::api::core::v1::PodSpec;
 pub struct ScalerInputs {
     /// Namespace of the object (and of its Secrets).
     pub namespace: String,
+    /// Name of the object (external scalers send it in `ScaledObjectRef`).
+    pub name: String,
     /// The triggers.
     pub triggers: Vec<ScaleTriggers>,
     /// The scale target's pod template, for env resolution.
@@ -98,7 +100,8 @@ pub fn build_all(
         .iter()
         .enumerate()
         .map(|(index, t)| {
-            let params = trigger_params(index, t, inputs.as_metric_source, resolved.get(index));
+            let params = trigger_params(index, t, inputs.as_metric_source, resolved.get(index))
+                .with_scaled_object(&inputs.name, &inputs.namespace);
             let err = |message: String| BuildError {
                 index,
                 trigger_type: t.type_.clone(),

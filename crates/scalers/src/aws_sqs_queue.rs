@@ -9,19 +9,23 @@
 //! | `activationQueueLength` | M | `0` | active iff value > this |
 //! | `scaleOnInFlight` | M | `true` | add `ApproximateNumberOfMessagesNotVisible` |
 //! | `scaleOnDelayed` | M | `false` | add `ApproximateNumberOfMessagesDelayed` |
-//! | `awsAccessKeyID` / `awsAccessKeyId` | A (legacy M, E) | required | static credentials |
-//! | `awsSecretAccessKey` | A (legacy E) | required | |
+//! | `identityOwner` | M | `pod` | `operator`: Ebb's own identity (process `AWS_ACCESS_KEY_ID`, …) |
+//! | `awsRoleArn` | A | — | assume this role through STS (at `awsEndpoint` when given) with Ebb's own identity |
+//! | `awsAccessKeyID` / `awsAccessKeyId` | A (legacy M, E) | required without a role | static credentials |
+//! | `awsSecretAccessKey` | A (legacy E) | required with a key id | |
 //! | `awsSessionToken` | A | — | temporary credentials |
+//!
+//! `podIdentity: aws` uses Ebb's own identity, or assumes `awsRoleArn` with it
+//! ([`crate::http::aws`] has the details and what "own identity" means off-cluster).
 //!
 //! One `GetQueueAttributes` per poll (AWS JSON 1.0 protocol, SigV4-signed with `aws-sigv4`),
 //! shared by every trigger on the same queue and credentials. Metric `s<i>-aws-sqs-<queueName>`.
-//! Not yet: `podIdentity: aws`, `awsRoleArn` (STS AssumeRole) and the operator's own identity.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use crate::error::{ConfigError, MeasureError, MeasureReason};
-use crate::http::{HttpClient, HttpSettings};
+use crate::http::aws::{AwsAuth, AwsIdentity};
+use crate::http::{AuthHold, HttpClient, HttpSettings};
 use crate::metric::{MetricSpec, MetricTargetType, TargetValue};
 use crate::params::{TriggerParams, order};
 use crate::poll::Poll;
@@ -36,16 +40,7 @@ const VISIBLE: &str = "ApproximateNumberOfMessages";
 const IN_FLIGHT: &str = "ApproximateNumberOfMessagesNotVisible";
 const DELAYED: &str = "ApproximateNumberOfMessagesDelayed";
 
-/// Static AWS credentials.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AwsCredentials {
-    /// Access key id (not secret, but identifies the caller).
-    pub access_key_id: String,
-    /// Secret access key.
-    pub secret_access_key: SecretString,
-    /// Session token for temporary credentials.
-    pub session_token: Option<SecretString>,
-}
+pub use crate::http::aws::AwsCredentials;
 
 /// Parsed `aws-sqs-queue` trigger.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,8 +61,8 @@ pub struct Config {
     pub scale_on_in_flight: bool,
     /// `scaleOnDelayed`.
     pub scale_on_delayed: bool,
-    /// Credentials.
-    pub credentials: AwsCredentials,
+    /// Region, signing name and credentials.
+    pub auth: AwsAuth,
     /// `s<i>-aws-sqs-<queueName>`.
     pub metric_name: String,
     /// From `metricType`.
@@ -114,29 +109,13 @@ impl Config {
                 "must be greater than 0",
             ));
         }
-        if params.pod_identity.as_deref().is_some_and(|p| p != "none")
-            || params.has("awsRoleArn", order::A_)
-        {
-            return Err(ConfigError::invalid(
-                "podIdentity",
-                "AWS role assumption and pod identity are not supported by Ebb yet; use awsAccessKeyID and awsSecretAccessKey",
-            ));
-        }
-        if params
-            .optional::<String>("identityOwner", order::M_)?
-            .as_deref()
-            == Some("operator")
-        {
-            return Err(ConfigError::invalid(
-                "identityOwner",
-                "the operator's own AWS identity is not supported by Ebb yet",
-            ));
-        }
-        let credentials = AwsCredentials {
-            access_key_id: params.required("awsAccessKeyID;awsAccessKeyId", order::AME)?,
-            secret_access_key: params.required_secret("awsSecretAccessKey", order::AE)?,
-            session_token: params.secret("awsSessionToken", order::A_),
+        // STS follows the endpoint override too (moto, LocalStack, VPC endpoints).
+        let sts_endpoint = match params.optional::<String>("awsEndpoint", order::M_)? {
+            Some(_) => endpoint.clone(),
+            None if region.starts_with("cn-") => format!("https://sts.{region}.amazonaws.com.cn"),
+            None => format!("https://sts.{region}.amazonaws.com"),
         };
+        let auth = AwsAuth::from_params(params, &region, "sqs", &sts_endpoint)?;
         Ok(Self {
             metric_name: params.metric_name(&format!("aws-sqs-{queue_name}")),
             queue_url,
@@ -147,7 +126,7 @@ impl Config {
             activation: params.with_default("activationQueueLength", order::M_, 0)?,
             scale_on_in_flight: params.with_default("scaleOnInFlight", order::M_, true)?,
             scale_on_delayed: params.with_default("scaleOnDelayed", order::M_, false)?,
-            credentials,
+            auth,
             target_type: params.external_target_type()?,
             http: HttpSettings::with_timeout(params.global_http_timeout),
         })
@@ -182,15 +161,13 @@ impl Config {
 pub(crate) async fn call(
     client: &HttpClient,
     endpoint: &str,
-    region: &str,
-    credentials: &AwsCredentials,
+    auth: &AwsAuth,
     target: &str,
     body: &serde_json::Value,
 ) -> Result<serde_json::Value, MeasureError> {
     let what = format!("aws-sqs-queue: {target}");
-    let secrets: Vec<&SecretString> = std::iter::once(&credentials.secret_access_key)
-        .chain(credentials.session_token.as_ref())
-        .collect();
+    let credentials = auth.credentials(client).await?;
+    let secrets: Vec<&SecretString> = credentials.secrets();
     let url = format!("{endpoint}/");
     let body = body.to_string();
     let amz_target = format!("AmazonSQS.{target}");
@@ -198,7 +175,8 @@ pub(crate) async fn call(
         ("content-type", "application/x-amz-json-1.0"),
         ("x-amz-target", amz_target.as_str()),
     ];
-    let signed = sign(&url, &headers, &body, region, credentials)
+    let signed = auth
+        .sign_request(&credentials, "POST", &url, &headers, body.as_bytes())
         .map_err(|m| MeasureError::new(MeasureReason::Config, format!("{what}: signing: {m}")))?;
     let mut builder = client.client()?.post(&url).body(body);
     for (k, v) in headers
@@ -272,72 +250,43 @@ fn classify(status: u16, code: &str) -> MeasureReason {
     }
 }
 
-/// SigV4 headers (`authorization`, `x-amz-date`, `x-amz-security-token`) for a POST of `body`.
-fn sign(
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-    region: &str,
-    credentials: &AwsCredentials,
-) -> Result<Vec<(String, SecretString)>, String> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let creds = aws_credential_types::Credentials::new(
-        credentials.access_key_id.clone(),
-        credentials.secret_access_key.expose().to_owned(),
-        credentials
-            .session_token
-            .as_ref()
-            .map(|t| t.expose().to_owned()),
-        None,
-        "ebb",
-    );
-    let identity = creds.into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("sqs")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| e.to_string())?
-        .into();
-    let signable = SignableRequest::new(
-        "POST",
-        url,
-        headers.iter().copied(),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .map_err(|e| e.to_string())?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| e.to_string())?
-        .into_parts();
-    Ok(instructions
-        .headers()
-        .map(|(k, v)| (k.to_owned(), SecretString::new(v)))
-        .collect())
-}
-
 /// The `aws-sqs-queue` scaler.
 #[derive(Debug)]
 pub struct AwsSqsQueueScaler {
     config: Config,
     client: Arc<HttpClient>,
+    /// Keeps assumed-role credentials cached between polls.
+    hold: AuthHold,
     /// The queue URL, resolved once from the name when `queueURL` is not a URL.
     resolved_url: tokio::sync::OnceCell<String>,
 }
 
 /// Registry entry point.
 pub fn build(params: &TriggerParams, clients: &Clients) -> Result<Box<dyn Scaler>, ConfigError> {
-    let config = Config::from_params(params)?;
-    let client = clients.http(&config.http)?;
-    Ok(Box::new(AwsSqsQueueScaler {
-        config,
-        client,
-        resolved_url: tokio::sync::OnceCell::new(),
-    }))
+    Ok(Box::new(AwsSqsQueueScaler::new(
+        Config::from_params(params)?,
+        clients,
+    )?))
 }
 
 impl AwsSqsQueueScaler {
+    /// The scaler for a parsed config (no network).
+    pub fn new(config: Config, clients: &Clients) -> Result<Self, ConfigError> {
+        let client = clients.http(&config.http)?;
+        let hold = client.hold_aws(&config.auth);
+        Ok(Self {
+            config,
+            client,
+            hold,
+            resolved_url: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The cached credentials this scaler keeps (assumed role), for diagnostics and tests.
+    pub fn auth_hold(&self) -> &AuthHold {
+        &self.hold
+    }
+
     async fn queue_url(&self) -> Result<String, MeasureError> {
         if let Some(url) = &self.config.queue_url {
             return Ok(url.clone());
@@ -348,8 +297,7 @@ impl AwsSqsQueueScaler {
                 let answer = call(
                     &self.client,
                     &c.endpoint,
-                    &c.region,
-                    &c.credentials,
+                    &c.auth,
                     "GetQueueUrl",
                     &serde_json::json!({ "QueueName": c.queue_name }),
                 )
@@ -371,12 +319,16 @@ impl AwsSqsQueueScaler {
     async fn attributes(&self, poll: &Poll) -> Result<serde_json::Value, MeasureError> {
         let c = &self.config;
         let queue_url = self.queue_url().await?;
+        let identity = match &c.auth.identity {
+            AwsIdentity::Static(creds) => format!("key:{}", creds.access_key_id),
+            AwsIdentity::Ambient => "ambient".to_owned(),
+            AwsIdentity::AssumeRole(role) => format!("role:{}", role.role_arn),
+        };
         let key = format!(
-            "aws-sqs|{:p}|{}|{}|{}|{queue_url}",
+            "aws-sqs|{:p}|{}|{}|{identity}|{queue_url}",
             Arc::as_ptr(&self.client),
             c.endpoint,
             c.region,
-            c.credentials.access_key_id
         );
         let body = serde_json::json!({
             "QueueUrl": queue_url,
@@ -386,8 +338,7 @@ impl AwsSqsQueueScaler {
             let answer = call(
                 &self.client,
                 &c.endpoint,
-                &c.region,
-                &c.credentials,
+                &c.auth,
                 "GetQueueAttributes",
                 &body,
             )

@@ -9,6 +9,8 @@
 //! | `caCert`, `tlsClientCert`, `tlsClientKey` | A | — | PEM |
 //! | any other key | M | | passed to the scaler in `ScaledObjectRef.scalerMetadata`; `<key>FromEnv` keys carry the resolved env value |
 //!
+//! `ScaledObjectRef.name` and `.namespace` are the owning object's ([`TriggerParams::scaled_object`]).
+//!
 //! Metric specs come from `GetMetricSpec` (fetched on the first measurement, cached; name
 //! `s<i>-<metricName>`, target `targetSizeFloat` if > 0 else `targetSize`). Each measurement calls
 //! `GetMetrics` with the unprefixed name, then `IsActive`; value `metricValueFloat` if > 0 else
@@ -133,9 +135,11 @@ impl Config {
                 tls,
                 connect_timeout: params.global_http_timeout,
             },
+            // KEDA sends the owning object's name and namespace with every call.
             scaled_object: ScaledObjectRef {
+                name: params.object_name.clone(),
+                namespace: params.object_namespace.clone(),
                 scaler_metadata,
-                ..ScaledObjectRef::default()
             },
             index: params.index,
             timeout: params.global_http_timeout,
@@ -176,7 +180,8 @@ impl ExternalScaler {
         })
     }
 
-    /// Sets the ScaledObject's name and namespace sent in `ScaledObjectRef`.
+    /// Overrides the ScaledObject's name and namespace sent in `ScaledObjectRef` (normally taken
+    /// from [`TriggerParams::scaled_object`]).
     pub fn with_scaled_object(
         mut self,
         name: impl Into<String>,

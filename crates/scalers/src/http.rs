@@ -1,4 +1,12 @@
 //! The one HTTP client constructor (`client_for`) and the memoised GET every HTTP scaler uses.
+//!
+//! Request authentication lives here too: static credentials (`HttpAuth`), OAuth2 client
+//! credentials ([`oauth`]) and AWS SigV4 with static, ambient or assumed-role credentials ([`aws`]).
+//! Tokens and assumed-role credentials are cached on the shared [`HttpClient`], so every trigger
+//! with the same HTTP settings and the same credentials shares one token.
+
+pub mod aws;
+pub mod oauth;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -7,9 +15,12 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, MeasureError, MeasureReason};
 use crate::poll::Poll;
-use crate::pool::Clients;
+use crate::pool::{ClientPool, Clients};
 use crate::secret::SecretString;
 use crate::tls::TlsSettings;
+
+use aws::{AwsAuth, RoleCredentials, RoleKey};
+use oauth::{OAuthSettings, TokenSource};
 
 /// What an HTTP client is built from; also its identity in the shared pool.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -54,6 +65,29 @@ pub fn client_for(settings: &HttpSettings) -> Result<reqwest::Client, ConfigErro
 pub struct HttpClient {
     settings: HttpSettings,
     client: OnceLock<reqwest::Client>,
+    /// OAuth2 tokens, one per client-credentials identity; held by the triggers that use them.
+    tokens: ClientPool<OAuthSettings, TokenSource>,
+    /// Assumed-role AWS credentials, one per (STS endpoint, role, base identity).
+    roles: ClientPool<RoleKey, RoleCredentials>,
+}
+
+/// What a trigger keeps alive so its cached token or role credentials outlive one request.
+#[derive(Debug, Default)]
+pub struct AuthHold {
+    token: Option<Arc<TokenSource>>,
+    role: Option<Arc<RoleCredentials>>,
+}
+
+impl AuthHold {
+    /// The OAuth token source held, if any.
+    pub fn token_source(&self) -> Option<&Arc<TokenSource>> {
+        self.token.as_ref()
+    }
+
+    /// The assumed-role credentials held, if any.
+    pub fn role_credentials(&self) -> Option<&Arc<RoleCredentials>> {
+        self.role.as_ref()
+    }
 }
 
 impl HttpClient {
@@ -65,6 +99,46 @@ impl HttpClient {
             .map_err(|e| MeasureError::new(MeasureReason::Config, e.to_string()))?;
         Ok(self.client.get_or_init(|| client))
     }
+
+    /// The shared token source for `settings`.
+    pub(crate) fn token_source(&self, settings: &OAuthSettings) -> Arc<TokenSource> {
+        match self.tokens.get_or_create(settings, |s| {
+            Ok::<_, std::convert::Infallible>(TokenSource::new(s))
+        }) {
+            Ok(t) => t,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The shared assumed-role credentials for `key`.
+    pub(crate) fn role_credentials(&self, key: &RoleKey) -> Arc<RoleCredentials> {
+        match self.roles.get_or_create(key, |k| {
+            Ok::<_, std::convert::Infallible>(RoleCredentials::new(k))
+        }) {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Holds the cached credentials `auth` needs; a scaler keeps the result as long as it lives.
+    pub fn hold(&self, auth: &HttpAuth) -> AuthHold {
+        match auth {
+            HttpAuth::OAuth(settings) => AuthHold {
+                token: Some(self.token_source(settings)),
+                role: None,
+            },
+            HttpAuth::SigV4(aws) => self.hold_aws(aws),
+            _ => AuthHold::default(),
+        }
+    }
+
+    /// Holds the assumed-role credentials of `aws`, if it assumes a role.
+    pub fn hold_aws(&self, aws: &AwsAuth) -> AuthHold {
+        AuthHold {
+            token: None,
+            role: aws.role_key().map(|k| self.role_credentials(&k)),
+        }
+    }
 }
 
 impl Clients {
@@ -75,6 +149,8 @@ impl Clients {
             Ok(HttpClient {
                 settings: s.clone(),
                 client: OnceLock::new(),
+                tokens: ClientPool::default(),
+                roles: ClientPool::default(),
             })
         })
     }
@@ -99,6 +175,10 @@ pub enum HttpAuth {
     Header(String, SecretString),
     /// A query parameter whose value is secret (e.g. `api_key`).
     Query(String, SecretString),
+    /// `Authorization: Bearer <token>` with a client-credentials token from an OAuth2 server.
+    OAuth(OAuthSettings),
+    /// AWS Signature Version 4 (e.g. Amazon Managed Service for Prometheus).
+    SigV4(AwsAuth),
 }
 
 /// A GET request, hashable so identical requests in one poll are made once.
@@ -126,10 +206,19 @@ impl HttpGet {
     }
 
     fn secrets(&self) -> Vec<&SecretString> {
-        match &self.auth {
+        self.auth.secrets()
+    }
+}
+
+impl HttpAuth {
+    /// Every secret value in the credentials (for scrubbing messages).
+    pub(crate) fn secrets(&self) -> Vec<&SecretString> {
+        match self {
             HttpAuth::None => vec![],
             HttpAuth::Basic { password, .. } => password.iter().collect(),
             HttpAuth::Bearer(s) | HttpAuth::Header(_, s) | HttpAuth::Query(_, s) => vec![s],
+            HttpAuth::OAuth(o) => o.client_secret.iter().collect(),
+            HttpAuth::SigV4(a) => a.secrets(),
         }
     }
 }
@@ -204,37 +293,83 @@ async fn send(
     {
         secrets.push(p);
     }
-    let mut builder = client.client()?.get(&url);
+    let http = client.client()?;
+    let mut builder = http.get(&url);
     if !req.query.is_empty() {
         builder = builder.query(&req.query);
     }
     for (k, v) in &req.headers {
         builder = builder.header(k, v);
     }
+    let mut token_source = None;
+    let mut token = None;
+    let mut role_secrets = None;
     builder = match auth {
-        HttpAuth::None => builder,
+        HttpAuth::None | HttpAuth::SigV4(_) => builder,
         HttpAuth::Basic { username, password } => {
             builder.basic_auth(username, password.as_ref().map(SecretString::expose))
         }
         HttpAuth::Bearer(token) => builder.bearer_auth(token.expose()),
         HttpAuth::Header(name, value) => builder.header(name, value.expose()),
         HttpAuth::Query(name, value) => builder.query(&[(name, value.expose())]),
+        HttpAuth::OAuth(settings) => {
+            let source = client.token_source(settings);
+            let t = source.token(http).await?;
+            let builder = builder.bearer_auth(t.expose());
+            token = Some(t);
+            token_source = Some(source);
+            builder
+        }
     };
-    let response = builder
-        .send()
-        .await
+    secrets.extend(token.as_ref());
+    let mut request = builder
+        .build()
         .map_err(|e| from_reqwest(e, what, &secrets))?;
+    if let HttpAuth::SigV4(aws) = auth {
+        let credentials = aws.credentials(client).await?;
+        let signed = aws
+            .sign_request(&credentials, "GET", request.url().as_str(), &[], b"")
+            .map_err(|m| {
+                MeasureError::new(MeasureReason::Config, format!("{what}: signing: {m}"))
+            })?;
+        for (k, v) in signed {
+            let value = reqwest::header::HeaderValue::from_str(v.expose()).map_err(|_| {
+                MeasureError::new(MeasureReason::Config, format!("{what}: signing failed"))
+            })?;
+            request.headers_mut().insert(
+                reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                    MeasureError::new(MeasureReason::Config, format!("{what}: signing failed"))
+                })?,
+                value,
+            );
+        }
+        role_secrets = Some(credentials);
+    }
+    let mut all_secrets = secrets.clone();
+    if let Some(c) = &role_secrets {
+        all_secrets.extend(c.secrets());
+    }
+    let response = http
+        .execute(request)
+        .await
+        .map_err(|e| from_reqwest(e, what, &all_secrets))?;
     let status = response.status();
     let body = response
         .text()
         .await
-        .map_err(|e| from_reqwest(e, what, &secrets))?;
+        .map_err(|e| from_reqwest(e, what, &all_secrets))?;
     if !status.is_success() {
         let reason = match status.as_u16() {
             401 | 403 => MeasureReason::Unauthorized,
             404 => MeasureReason::NotFound,
             _ => MeasureReason::BadResponse,
         };
+        if status.as_u16() == 401
+            && let Some(source) = &token_source
+        {
+            // The token was revoked or expired early: fetch a new one next time.
+            source.invalidate();
+        }
         let snippet: String = body.chars().take(200).collect();
         return Err(MeasureError::new(
             reason,
@@ -244,7 +379,7 @@ async fn send(
                     status.as_u16(),
                     req.url
                 ),
-                &secrets,
+                &all_secrets,
             ),
         ));
     }
@@ -273,16 +408,17 @@ pub(crate) fn from_reqwest(
     MeasureError::caused_by(reason, format!("{what}: request failed"), &e, secrets)
 }
 
-/// KEDA's `authModes` (basic, bearer, tls, custom, apiKey) read from a trigger.
+/// KEDA's `authModes` (basic, bearer, tls, custom, apiKey, oauth) read from a trigger.
 ///
-/// `authModes` comes from metadata (or auth params); credentials from auth params. `ca` is honoured
-/// whenever given. One of basic/bearer/custom/apiKey per trigger, optionally with tls.
+/// `authModes` (or `authMode`) comes from metadata (or auth params); credentials from auth params.
+/// `ca` is honoured whenever given. One of basic/bearer/custom/apiKey/oauth per trigger, optionally
+/// with tls.
 pub fn auth_from_params(
     params: &crate::params::TriggerParams,
     insecure: bool,
 ) -> Result<(HttpAuth, TlsSettings), ConfigError> {
     use crate::params::order;
-    let modes: String = params.with_default("authModes", order::MA, String::new())?;
+    let modes: String = params.with_default("authModes;authMode", order::MA, String::new())?;
     let mut auth = HttpAuth::None;
     let mut tls = TlsSettings {
         ca: params.optional("ca", order::A_)?,
@@ -293,7 +429,7 @@ pub fn auth_from_params(
         if *auth != HttpAuth::None {
             return Err(ConfigError::invalid(
                 "authModes",
-                "use at most one of basic, bearer, custom and apiKey",
+                "use at most one of basic, bearer, custom, apiKey and oauth",
             ));
         }
         *auth = new;
@@ -309,7 +445,11 @@ pub fn auth_from_params(
                 &mut auth,
             )?,
             "bearer" => set(
-                HttpAuth::Bearer(params.required_secret("bearerToken", order::A_)?),
+                HttpAuth::Bearer(params.required_secret("bearerToken;token", order::A_)?),
+                &mut auth,
+            )?,
+            "oauth" => set(
+                HttpAuth::OAuth(OAuthSettings::from_params(params)?),
                 &mut auth,
             )?,
             "custom" => set(
@@ -342,7 +482,7 @@ pub fn auth_from_params(
                 return Err(ConfigError::NotOneOf {
                     key: "authModes".into(),
                     value: other.to_owned(),
-                    allowed: "basic, bearer, tls, custom, apiKey".into(),
+                    allowed: "basic, bearer, tls, custom, apiKey, oauth".into(),
                 });
             }
         }

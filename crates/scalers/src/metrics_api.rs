@@ -1,24 +1,28 @@
-//! `metrics-api` trigger: a number from any HTTP endpoint (JSON via GJSON, or Prometheus text).
+//! `metrics-api` trigger: a number from any HTTP endpoint (JSON via GJSON, Prometheus text, or a
+//! dot path into YAML or XML).
 //!
 //! | Param | Source | Default | Notes |
 //! |---|---|---|---|
 //! | `url` | M | required | |
-//! | `valueLocation` | M | required | GJSON path (`json`) or a selector `name{label="v"}` (`prometheus`) |
-//! | `format` | M | `json` | `json`, `prometheus` (`xml`, `yaml`: not yet) |
+//! | `valueLocation` | M | required | GJSON path (`json`), a selector `name{label="v"}` (`prometheus`), or a dot path `a.0.b` (`yaml`, `xml`: see [`dot_path`]) |
+//! | `format` | M | `json` | `json`, `prometheus`, `yaml`, `xml` |
 //! | `targetValue` | M | required, ≠ 0 | float target; optional for a scalingModifiers source |
 //! | `activationTargetValue` | M | `0` | active iff value > this |
 //! | `unsafeSsl` | M | `false` | |
 //! | `timeout` | M | global HTTP timeout | |
-//! | `authModes` | M, A | — | `apiKey` (`apiKey`; `method` header/query; `keyParamName`, default `X-API-KEY` / `api_key`), `basic`, `bearer`, `tls`, `custom` |
+//! | `authModes` (`authMode`) | M, A | — | `apiKey` (`apiKey`; `method` header/query; `keyParamName`, default `X-API-KEY` / `api_key`), `basic`, `bearer`, `tls`, `custom`, `oauth` |
+//! | `oauthTokenURI`, `clientID`, `clientSecret`, `scopes` (`scope`), `endpointParams` | A | — | `oauth`: client-credentials token, cached until it expires ([`crate::http::oauth`]) |
 //!
-//! A JSON value may be a number or a string holding a Kubernetes quantity (`"250m"`, `"1Ki"`).
-//! Metric `s<i>-metric-api-<normalize(valueLocation)>`. Not yet: `aggregateFromKubeServiceEndpoints`, OAuth.
+//! A value may be a number or a string holding a Kubernetes quantity (`"250m"`, `"1Ki"`).
+//! Metric `s<i>-metric-api-<normalize(valueLocation)>`. Not yet: `aggregateFromKubeServiceEndpoints`.
+
+mod dot_path;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{ConfigError, MeasureError, MeasureReason};
-use crate::http::{self, HttpAuth, HttpClient, HttpGet, HttpSettings};
+use crate::http::{self, AuthHold, HttpAuth, HttpClient, HttpGet, HttpSettings};
 use crate::metric::{MetricSpec, MetricTargetType, TargetValue};
 use crate::params::{TriggerParams, order};
 use crate::poll::Poll;
@@ -35,6 +39,10 @@ pub enum Format {
     Json,
     /// Prometheus text exposition, metric selector.
     Prometheus,
+    /// YAML, dot path.
+    Yaml,
+    /// XML, dot path from the root element.
+    Xml,
 }
 
 /// Parsed `metrics-api` trigger.
@@ -73,14 +81,10 @@ impl Config {
             &["json", "prometheus", "xml", "yaml"],
             Some("json"),
         )? {
-            "json" => Format::Json,
             "prometheus" => Format::Prometheus,
-            other => {
-                return Err(ConfigError::invalid(
-                    "format",
-                    format!("{other} is not supported by Ebb yet"),
-                ));
-            }
+            "yaml" => Format::Yaml,
+            "xml" => Format::Xml,
+            _ => Format::Json,
         };
         let target = match params.optional::<f64>("targetValue", order::M_)? {
             Some(t) if t != 0.0 => t,
@@ -145,6 +149,8 @@ impl Config {
             }
             Format::Prometheus => prometheus_sample(body, &self.value_location)
                 .ok_or_else(|| bad(format!("no sample matches {:?}", self.value_location))),
+            Format::Yaml => dot_path::yaml_value(body, &self.value_location).map_err(bad),
+            Format::Xml => dot_path::xml_value(body, &self.value_location).map_err(bad),
         }
     }
 }
@@ -254,13 +260,27 @@ fn split_series(series: &str) -> Option<(&str, Vec<(String, String)>)> {
 pub struct MetricsApiScaler {
     config: Config,
     client: Arc<HttpClient>,
+    /// Keeps the OAuth token cached between polls.
+    hold: AuthHold,
 }
 
 /// Registry entry point.
 pub fn build(params: &TriggerParams, clients: &Clients) -> Result<Box<dyn Scaler>, ConfigError> {
     let config = Config::from_params(params)?;
     let client = clients.http(&config.http)?;
-    Ok(Box::new(MetricsApiScaler { config, client }))
+    let hold = client.hold(&config.auth);
+    Ok(Box::new(MetricsApiScaler {
+        config,
+        client,
+        hold,
+    }))
+}
+
+impl MetricsApiScaler {
+    /// The cached credentials this scaler keeps (OAuth token source), for diagnostics and tests.
+    pub fn auth_hold(&self) -> &AuthHold {
+        &self.hold
+    }
 }
 
 impl Scaler for MetricsApiScaler {

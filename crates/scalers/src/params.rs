@@ -82,6 +82,10 @@ pub struct TriggerParams {
     pub as_metric_source: bool,
     /// `KEDA_HTTP_DEFAULT_TIMEOUT`.
     pub global_http_timeout: Duration,
+    /// Name of the ScaledObject/ScaledJob that owns the trigger (empty when unknown, e.g. offline).
+    pub object_name: String,
+    /// Namespace of the owning object (empty when unknown).
+    pub object_namespace: String,
 }
 
 impl fmt::Debug for TriggerParams {
@@ -104,6 +108,8 @@ impl fmt::Debug for TriggerParams {
             .field("metric_type", &self.metric_type)
             .field("as_metric_source", &self.as_metric_source)
             .field("global_http_timeout", &self.global_http_timeout)
+            .field("object_name", &self.object_name)
+            .field("object_namespace", &self.object_namespace)
             .finish()
     }
 }
@@ -141,7 +147,26 @@ impl TriggerParams {
             metric_type: None,
             as_metric_source: false,
             global_http_timeout: DEFAULT_HTTP_TIMEOUT,
+            object_name: String::new(),
+            object_namespace: String::new(),
         }
+    }
+
+    /// Sets the owning ScaledObject/ScaledJob's name and namespace (KEDA's `ScalerConfig.ScalableObjectName`
+    /// and `ScalableObjectNamespace`; external scalers receive them in `ScaledObjectRef`).
+    pub fn with_scaled_object(
+        mut self,
+        name: impl Into<String>,
+        namespace: impl Into<String>,
+    ) -> Self {
+        self.object_name = name.into();
+        self.object_namespace = namespace.into();
+        self
+    }
+
+    /// The owning object's `(name, namespace)`; empty strings when the caller did not set them.
+    pub fn scaled_object(&self) -> (&str, &str) {
+        (&self.object_name, &self.object_namespace)
     }
 
     /// Sets the resolved container env.

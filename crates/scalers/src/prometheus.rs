@@ -12,16 +12,20 @@
 //! | `ignoreNullValues` | M | `true` | empty result / NaN / ±Inf ⇒ 0 instead of an error |
 //! | `unsafeSsl` | M | `false` | |
 //! | `timeout` | M | global HTTP timeout | Go duration or milliseconds |
-//! | `authModes` | M, A | — | `basic` (`username`, `password`), `bearer` (`bearerToken`), `tls` (`ca`, `cert`, `key`), `custom` (`customAuthHeader`, `customAuthValue`) |
+//! | `authModes` (`authMode`) | M, A | — | `basic` (`username`, `password`), `bearer` (`bearerToken`), `tls` (`ca`, `cert`, `key`), `custom` (`customAuthHeader`, `customAuthValue`), `apiKey`, `oauth` (`oauthTokenURI`, `clientID`, `clientSecret`, `scopes`, `endpointParams`; [`crate::http::oauth`]) |
+//! | `awsRegion` | M, A | — | Amazon Managed Service for Prometheus: requests SigV4-signed for `aps` in this region |
+//! | `identityOwner`, `awsRoleArn`, `awsAccessKeyID`, `awsSecretAccessKey`, `awsSessionToken` | | | AWS credentials with `awsRegion`, as [`crate::http::aws`] reads them |
 //!
 //! Request `GET <serverAddress>/api/v1/query?query=…&time=<poll time, RFC 3339 UTC>`. Metric `s<i>-prometheus`.
-//! Not yet: `awsRegion` (SigV4), OAuth, pod identity.
+//! With `awsRegion`, the request is signed instead of carrying `authModes` credentials (the two are
+//! exclusive; `ca`/`tls` still apply). Not yet: Azure and GCP pod identity.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{ConfigError, MeasureError, MeasureReason};
-use crate::http::{self, HttpAuth, HttpClient, HttpGet, HttpSettings};
+use crate::http::aws::AwsAuth;
+use crate::http::{self, AuthHold, HttpAuth, HttpClient, HttpGet, HttpSettings};
 use crate::metric::{MetricSpec, MetricTargetType, TargetValue};
 use crate::params::{KeyValues, TriggerParams, order};
 use crate::poll::Poll;
@@ -72,14 +76,20 @@ impl Config {
             None if params.as_metric_source => 0.0,
             None => return Err(params.missing("threshold", order::M_)),
         };
-        if params.has("awsRegion", order::MA) {
-            return Err(ConfigError::invalid(
-                "awsRegion",
-                "AWS managed Prometheus is not supported by Ebb yet",
-            ));
-        }
         let insecure = params.with_default("unsafeSsl", order::M_, false)?;
-        let (auth, tls) = http::auth_from_params(params, insecure)?;
+        let (mut auth, tls) = http::auth_from_params(params, insecure)?;
+        if let Some(region) = params.optional::<String>("awsRegion", order::MA)? {
+            if auth != HttpAuth::None {
+                return Err(ConfigError::exclusive("awsRegion", "authModes"));
+            }
+            let sts = if region.starts_with("cn-") {
+                format!("https://sts.{region}.amazonaws.com.cn")
+            } else {
+                format!("https://sts.{region}.amazonaws.com")
+            };
+            // KEDA signs AMP requests as service `aps` with the empty payload's hash.
+            auth = HttpAuth::SigV4(AwsAuth::from_params(params, &region, "aps", &sts)?);
+        }
         let timeout: Option<Duration> = params.optional("timeout", order::M_)?;
         Ok(Self {
             server_address: server_address.trim_end_matches('/').to_owned(),
@@ -174,13 +184,27 @@ impl Config {
 pub struct PrometheusScaler {
     config: Config,
     client: Arc<HttpClient>,
+    /// Keeps an OAuth token or assumed-role credentials cached between polls.
+    hold: AuthHold,
 }
 
 /// Registry entry point.
 pub fn build(params: &TriggerParams, clients: &Clients) -> Result<Box<dyn Scaler>, ConfigError> {
     let config = Config::from_params(params)?;
     let client = clients.http(&config.http)?;
-    Ok(Box::new(PrometheusScaler { config, client }))
+    let hold = client.hold(&config.auth);
+    Ok(Box::new(PrometheusScaler {
+        config,
+        client,
+        hold,
+    }))
+}
+
+impl PrometheusScaler {
+    /// The cached credentials this scaler keeps, for diagnostics and tests.
+    pub fn auth_hold(&self) -> &AuthHold {
+        &self.hold
+    }
 }
 
 impl Scaler for PrometheusScaler {

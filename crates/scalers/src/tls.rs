@@ -26,7 +26,8 @@ pub struct TlsSettings {
 }
 
 impl TlsSettings {
-    /// Reads `ca`, `cert` (or `Cert`), `key`, `keyPassword` from `order`; cert and key must come together.
+    /// Reads `ca`, `cert` (or `Cert`), `key`, `keyPassword` from `order`; cert and key must come
+    /// together. An encrypted PKCS#8 key is decrypted with `keyPassword` here.
     pub fn from_params(
         params: &TriggerParams,
         order: &[Source],
@@ -40,13 +41,12 @@ impl TlsSettings {
                 "cert and key must be given together",
             ));
         }
-        if params.has("keyPassword", order) {
-            // Encrypted PEM keys need a PKCS#8 decryptor Ebb does not ship yet.
-            return Err(ConfigError::invalid(
-                "keyPassword",
-                "encrypted client keys are not supported; provide an unencrypted key",
-            ));
-        }
+        // An encrypted key is decrypted here, once: the settings (and the pool key) hold the plain
+        // PKCS#8 key as a secret, and nothing downstream needs the password.
+        let key = match (key, params.secret("keyPassword", order)) {
+            (Some(key), Some(password)) => Some(decrypt_key(&key, &password)?),
+            (key, _) => key,
+        };
         let settings = Self {
             ca: params.optional("ca", order)?,
             cert,
@@ -66,6 +66,12 @@ impl TlsSettings {
             parse_certs(cert).map_err(|m| ConfigError::invalid("cert", m))?;
         }
         if let Some(key) = &self.key {
+            if key.expose().contains(ENCRYPTED_LABEL) {
+                return Err(ConfigError::invalid(
+                    "key",
+                    "the key is encrypted: give its password as keyPassword",
+                ));
+            }
             PrivateKeyDer::from_pem_slice(key.expose().as_bytes())
                 .map_err(|_| ConfigError::invalid("key", "not a PEM private key"))?;
         }
@@ -119,6 +125,42 @@ impl TlsSettings {
             _ => Ok(builder.with_no_client_auth()),
         }
     }
+}
+
+/// The PEM label of an encrypted PKCS#8 key (RFC 5958 `EncryptedPrivateKeyInfo`).
+const ENCRYPTED_LABEL: &str = "ENCRYPTED PRIVATE KEY";
+
+/// Decrypts an `ENCRYPTED PRIVATE KEY` (PKCS#8 with PBES2: PBKDF2 or scrypt, AES-CBC), as KEDA's
+/// `keyPassword` does; an unencrypted key is returned as it is. Errors name the key, never a value.
+fn decrypt_key(key: &SecretString, password: &SecretString) -> Result<SecretString, ConfigError> {
+    use pkcs8::der::pem::PemLabel;
+    let pem = key.expose();
+    if pem.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(ConfigError::invalid(
+            "key",
+            "legacy OpenSSL PEM encryption is not supported; convert the key with              `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
+        ));
+    }
+    if !pem.contains(&format!("BEGIN {ENCRYPTED_LABEL}")) {
+        return Ok(key.clone());
+    }
+    let (label, der) = pkcs8::der::pem::decode_vec(pem.trim().as_bytes())
+        .map_err(|_| ConfigError::invalid("key", "not a PEM private key"))?;
+    if label != pkcs8::EncryptedPrivateKeyInfo::PEM_LABEL {
+        return Err(ConfigError::invalid("key", "not a PEM private key"));
+    }
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
+        .map_err(|_| ConfigError::invalid("key", "not a PKCS#8 encrypted private key"))?;
+    let plain = info.decrypt(password.expose().as_bytes()).map_err(|_| {
+        ConfigError::invalid(
+            "keyPassword",
+            "does not decrypt the key (or the key's encryption scheme is not supported:              PBES2 with PBKDF2 or scrypt and AES-CBC are)",
+        )
+    })?;
+    let pem = plain
+        .to_pem("PRIVATE KEY", pkcs8::LineEnding::LF)
+        .map_err(|_| ConfigError::invalid("key", "cannot re-encode the decrypted key"))?;
+    Ok(SecretString::new(pem.as_str()))
 }
 
 fn parse_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -194,5 +236,87 @@ impl ServerCertVerifier for NoVerification {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWORD: &str = "canary-5ecret-9f3a";
+
+    /// A client certificate and its key, the key also encrypted with PBES2 (PBKDF2-SHA256,
+    /// AES-256-CBC) under `PASSWORD`, as `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes it.
+    fn encrypted_identity() -> (String, String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["ebb-client".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let der = key.serialize_der();
+        let info = pkcs8::PrivateKeyInfo::try_from(der.as_slice()).unwrap();
+        let params =
+            pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, &[7; 16], &[9; 16])
+                .unwrap();
+        let encrypted = info
+            .encrypt_with_params(params, PASSWORD.as_bytes())
+            .unwrap()
+            .to_pem(ENCRYPTED_LABEL, pkcs8::LineEnding::LF)
+            .unwrap();
+        (cert.pem(), key.serialize_pem(), encrypted.to_string())
+    }
+
+    fn params(cert: &str, key: &str, password: Option<&str>) -> TriggerParams {
+        let mut auth = vec![("cert", cert), ("key", key)];
+        auth.extend(password.map(|p| ("keyPassword", p)));
+        TriggerParams::new("redis", 0, [("address", "h:1")]).with_auth_params(auth)
+    }
+
+    #[test]
+    fn an_encrypted_pkcs8_key_is_decrypted_with_key_password() {
+        let (cert, plain, encrypted) = encrypted_identity();
+        let order = crate::params::order::A_;
+        let s = TlsSettings::from_params(&params(&cert, &encrypted, Some(PASSWORD)), order, false)
+            .unwrap();
+        let decrypted =
+            PrivateKeyDer::from_pem_slice(s.key.as_ref().unwrap().expose().as_bytes()).unwrap();
+        let original = PrivateKeyDer::from_pem_slice(plain.as_bytes()).unwrap();
+        assert_eq!(decrypted.secret_der(), original.secret_der());
+        assert!(s.client_config().is_ok());
+        assert!(!format!("{s:?}").contains("PRIVATE KEY"));
+        // A password for a key that is not encrypted changes nothing.
+        let s =
+            TlsSettings::from_params(&params(&cert, &plain, Some(PASSWORD)), order, false).unwrap();
+        assert_eq!(s.key.as_ref().map(SecretString::expose), Some(plain.trim()));
+    }
+
+    #[test]
+    fn key_password_errors_name_the_key_and_never_the_password() {
+        let (cert, _, encrypted) = encrypted_identity();
+        let order = crate::params::order::A_;
+        let cases = [
+            (
+                params(&cert, &encrypted, Some("wrong-password")),
+                "keyPassword",
+            ),
+            (params(&cert, &encrypted, None), "key"),
+            (
+                params(
+                    &cert,
+                    "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+                    Some(PASSWORD),
+                ),
+                "key",
+            ),
+        ];
+        for (p, key) in cases {
+            let err = TlsSettings::from_params(&p, order, false).unwrap_err();
+            assert_eq!(err.key(), Some(key), "{err}");
+            let shown = format!("{err} {err:?}");
+            assert!(
+                !shown.contains(PASSWORD) && !shown.contains("wrong-password"),
+                "{shown}"
+            );
+        }
     }
 }

@@ -279,6 +279,7 @@ async fn setup(ctx: &Arc<Context>, sj: &ScaledJob, key: &str) -> Result<(), Erro
     }
     let inputs = ScalerInputs {
         namespace: ns.clone(),
+        name: name.clone(),
         triggers: sj.spec.triggers.clone(),
         pod: sj.spec.job_target_ref.template.spec.clone(),
         env_container: sj.spec.env_source_container_name.clone(),

@@ -253,6 +253,7 @@ async fn setup(ctx: &Arc<Context>, so: &ScaledObject, key: &str) -> Result<(), E
     let pod = target.pod_spec().await?;
     let inputs = ScalerInputs {
         namespace: ns.clone(),
+        name: name.clone(),
         triggers: so.spec.triggers.clone(),
         pod,
         env_container: t.env_source_container_name.clone(),

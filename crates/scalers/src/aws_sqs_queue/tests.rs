@@ -7,6 +7,7 @@
 
 use super::*;
 use crate::error::MeasureReason;
+use crate::http::aws::BaseIdentity;
 use crate::testutil::{self, CANARY, assert_no_canary, endpoint, measure_once, unique};
 
 fn sqs_endpoint() -> String {
@@ -37,12 +38,16 @@ async fn moto(target: &str, body: serde_json::Value) -> serde_json::Value {
             10,
         )))
         .unwrap();
-    let creds = AwsCredentials {
-        access_key_id: "test".into(),
-        secret_access_key: SecretString::new("test"),
-        session_token: None,
+    let auth = AwsAuth {
+        region: region(),
+        service: "sqs".into(),
+        identity: AwsIdentity::Static(AwsCredentials {
+            access_key_id: "test".into(),
+            secret_access_key: SecretString::new("test"),
+            session_token: None,
+        }),
     };
-    call(&client, &sqs_endpoint(), &region(), &creds, target, &body)
+    call(&client, &sqs_endpoint(), &auth, target, &body)
         .await
         .unwrap_or_else(|e| panic!("{target}: {}", e.full_message()))
 }
@@ -109,7 +114,39 @@ fn defaults_names_and_endpoints() {
     .unwrap();
     assert_eq!(c.queue_url, None);
     assert_eq!(c.endpoint, "https://sqs.eu-central-1.amazonaws.com");
-    assert_eq!(c.credentials.access_key_id, "AKID");
+    match &c.auth.identity {
+        AwsIdentity::Static(creds) => assert_eq!(creds.access_key_id, "AKID"),
+        other => panic!("static keys expected, got {other:?}"),
+    }
+    // A role is assumed at the endpoint override when there is one, else at regional STS.
+    let role = |meta: &[(&str, &str)]| {
+        let mut m = vec![("queueURL", "jobs"), ("awsRegion", "eu-central-1")];
+        m.extend_from_slice(meta);
+        let p = TriggerParams::new(KIND, 0, m)
+            .with_auth_params([("awsRoleArn", "arn:aws:iam::123456789012:role/r")]);
+        Config::from_params(&p).unwrap().auth.role_key().unwrap()
+    };
+    assert_eq!(
+        role(&[]).sts_endpoint,
+        "https://sts.eu-central-1.amazonaws.com"
+    );
+    assert_eq!(
+        role(&[("awsEndpoint", "http://127.0.0.1:5000/")]).sts_endpoint,
+        "http://127.0.0.1:5000"
+    );
+    let p = TriggerParams::new(
+        KIND,
+        0,
+        [
+            ("queueURL", "jobs"),
+            ("awsRegion", "eu-central-1"),
+            ("identityOwner", "operator"),
+        ],
+    );
+    assert_eq!(
+        Config::from_params(&p).unwrap().auth.identity,
+        AwsIdentity::Ambient
+    );
 }
 
 #[test]
@@ -137,6 +174,14 @@ fn parameter_rules_name_the_key() {
         (
             &[("queueURL", "q"), ("awsRegion", "r"), ("awsEndpoint", "::")],
             "awsEndpoint",
+        ),
+        (
+            &[
+                ("queueURL", "q"),
+                ("awsRegion", "r"),
+                ("identityOwner", "me"),
+            ],
+            "identityOwner",
         ),
     ];
     for (meta, key) in cases {
@@ -267,4 +312,130 @@ fn error_codes_are_classified() {
         MeasureReason::Unauthorized
     );
     assert_eq!(classify(500, "InternalError"), MeasureReason::BadResponse);
+}
+
+/// STS `GetCallerIdentity` with `creds` against moto: who moto thinks the caller is.
+async fn caller_arn(creds: &AwsCredentials) -> String {
+    let url = format!("{}/", sqs_endpoint());
+    let body = "Action=GetCallerIdentity&Version=2011-06-15";
+    let ct = "application/x-www-form-urlencoded; charset=utf-8";
+    let signed = crate::http::aws::sign(
+        "POST",
+        &url,
+        &[("content-type", ct)],
+        body.as_bytes(),
+        &region(),
+        "sts",
+        creds,
+    )
+    .unwrap();
+    let client = Clients::new()
+        .http(&HttpSettings::with_timeout(std::time::Duration::from_secs(
+            10,
+        )))
+        .unwrap();
+    let mut req = client
+        .client()
+        .unwrap()
+        .post(&url)
+        .header("content-type", ct)
+        .body(body);
+    for (k, v) in &signed {
+        req = req.header(k.as_str(), v.expose());
+    }
+    let text = req.send().await.unwrap().text().await.unwrap();
+    crate::azure::xml_texts(&text, &["Arn"])
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no Arn in {text}"))
+}
+
+/// Params for a trigger that assumes `role` (authParams `awsRoleArn`), as a parsed config whose
+/// base identity is given keys: Ebb's own identity is the process environment, which a test
+/// cannot set (`set_var` is unsafe), so the test hands the same kind of keys in directly.
+fn role_config(queue: &str, role: &str, endpoint: &str) -> Config {
+    let p = TriggerParams::new(
+        KIND,
+        0,
+        [
+            ("queueURL", queue),
+            ("awsRegion", region().as_str()),
+            ("awsEndpoint", endpoint),
+        ],
+    )
+    .with_auth_params([("awsRoleArn", role)]);
+    let mut config = Config::from_params(&p).unwrap();
+    let AwsIdentity::AssumeRole(key) = &mut config.auth.identity else {
+        panic!("awsRoleArn must assume a role");
+    };
+    assert_eq!(key.base, BaseIdentity::Ambient);
+    key.base = BaseIdentity::Static(AwsCredentials {
+        access_key_id: "AKIDEBBBASE".into(),
+        secret_access_key: SecretString::new(CANARY),
+        session_token: None,
+    });
+    config
+}
+
+#[tokio::test]
+async fn an_assumed_role_reads_the_queue_and_its_credentials_are_shared_and_cached() {
+    let (url, _) = queue_5_2_3().await;
+    let role = "arn:aws:iam::123456789012:role/ebb-reader";
+    let config = role_config(&url, role, &sqs_endpoint());
+    let clients = Clients::new();
+    let a = AwsSqsQueueScaler::new(config.clone(), &clients).unwrap();
+    let b = AwsSqsQueueScaler::new(config, &clients).unwrap();
+    let held = a.auth_hold().role_credentials().unwrap();
+    assert!(
+        Arc::ptr_eq(held, b.auth_hold().role_credentials().unwrap()),
+        "one set of role credentials for both triggers"
+    );
+    for _ in 0..2 {
+        assert_eq!(a.measure(&Poll::new()).await.unwrap().values[0].value, 7.0);
+        assert_eq!(b.measure(&Poll::new()).await.unwrap().values[0].value, 7.0);
+    }
+    assert_eq!(held.fetches(), 1, "AssumeRole once, then cached");
+    // The requests were signed with the role's temporary credentials, not the base keys.
+    let assumed = held.cached().await.unwrap();
+    assert_ne!(assumed.access_key_id, "AKIDEBBBASE");
+    assert!(assumed.session_token.is_some());
+    let arn = caller_arn(&assumed).await;
+    assert!(
+        arn.contains(":assumed-role/ebb-reader/ebb-"),
+        "moto says the caller is {arn}"
+    );
+}
+
+#[tokio::test]
+async fn role_errors_are_classified_without_secrets() {
+    testutil::init();
+    // STS unreachable (the endpoint override applies to STS as well).
+    let config = role_config(
+        "http://127.0.0.1:9/123456789012/q",
+        "arn:aws:iam::123456789012:role/ebb-reader",
+        "http://127.0.0.1:9",
+    );
+    let s = AwsSqsQueueScaler::new(config, &Clients::new()).unwrap();
+    let err = s.measure(&Poll::new()).await.unwrap_err();
+    assert_eq!(
+        err.reason(),
+        MeasureReason::Unreachable,
+        "{}",
+        err.full_message()
+    );
+    assert!(
+        err.full_message().contains("AssumeRole"),
+        "{}",
+        err.full_message()
+    );
+    assert_no_canary(&err);
+
+    // Ebb's own identity without credentials in its environment is a config problem, said so.
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        let p = trigger(&[("queueURL", "q"), ("identityOwner", "operator")]);
+        let err = measure_once(&p).await.unwrap_err();
+        assert_eq!(err.reason(), MeasureReason::Config);
+        assert!(err.to_string().contains("AWS_ACCESS_KEY_ID"), "{err}");
+    }
 }

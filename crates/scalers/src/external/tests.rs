@@ -52,8 +52,9 @@ impl ExternalScalerService for Service {
 
     async fn stream_is_active(
         &self,
-        _r: Request<proto::ScaledObjectRef>,
+        r: Request<proto::ScaledObjectRef>,
     ) -> Result<Response<Self::StreamIsActiveStream>, Status> {
+        self.0.seen_refs.lock().unwrap().push(r.into_inner());
         let (tx, rx) = mpsc::channel(4);
         *self.0.stream.lock().unwrap() = Some(tx);
         self.0.opened.notify_one();
@@ -64,8 +65,9 @@ impl ExternalScalerService for Service {
 
     async fn get_metric_spec(
         &self,
-        _r: Request<proto::ScaledObjectRef>,
+        r: Request<proto::ScaledObjectRef>,
     ) -> Result<Response<GetMetricSpecResponse>, Status> {
+        self.0.seen_refs.lock().unwrap().push(r.into_inner());
         Ok(Response::new(GetMetricSpecResponse {
             metric_specs: self.0.specs.lock().unwrap().clone(),
         }))
@@ -76,6 +78,9 @@ impl ExternalScalerService for Service {
         r: Request<GetMetricsRequest>,
     ) -> Result<Response<GetMetricsResponse>, Status> {
         let r = r.into_inner();
+        if let Some(object) = &r.scaled_object_ref {
+            self.0.seen_refs.lock().unwrap().push(object.clone());
+        }
         self.0
             .seen_metric_names
             .lock()
@@ -190,9 +195,13 @@ async fn pull_reads_specs_values_and_activity() {
     testutil::init();
     let f = fake(vec![spec("queue-depth", 0, 2.5)], (7, 0.0), true);
     let (addr, _stop, _task) = serve(f.clone(), "127.0.0.1:0").await;
-    let scaler = ExternalScaler::new(&params(KIND, &addr), &Clients::new(), KIND)
-        .unwrap()
-        .with_scaled_object("orders", "shop");
+    // The owning object's name and namespace come with the trigger's params.
+    let scaler = ExternalScaler::new(
+        &params(KIND, &addr).with_scaled_object("orders", "shop"),
+        &Clients::new(),
+        KIND,
+    )
+    .unwrap();
     assert!(
         scaler.metric_specs().is_empty(),
         "specs come from the scaler"
@@ -214,11 +223,16 @@ async fn pull_reads_specs_values_and_activity() {
         f.seen_metric_names.lock().unwrap().clone(),
         vec!["queue-depth".to_owned()]
     );
-    let seen = f.seen_refs.lock().unwrap()[0].clone();
-    assert_eq!(
-        (seen.name.as_str(), seen.namespace.as_str()),
-        ("orders", "shop")
-    );
+    // GetMetricSpec, GetMetrics and IsActive: every call carries the object's name and namespace.
+    let refs = f.seen_refs.lock().unwrap().clone();
+    assert_eq!(refs.len(), 3);
+    for seen in &refs {
+        assert_eq!(
+            (seen.name.as_str(), seen.namespace.as_str()),
+            ("orders", "shop")
+        );
+    }
+    let seen = refs[0].clone();
     assert_eq!(
         seen.scaler_metadata.get("queue").map(String::as_str),
         Some("jobs")
@@ -280,13 +294,21 @@ async fn push_activation_arrives_within_100ms_and_survives_a_server_restart() {
     testutil::init();
     let f = fake(vec![spec("lag", 10, 0.0)], (0, 0.0), false);
     let (addr, stop, task) = serve(f.clone(), "127.0.0.1:0").await;
-    let scaler =
-        ExternalPushScaler::new(&params(crate::external_push::KIND, &addr), &Clients::new())
-            .unwrap();
+    let scaler = ExternalPushScaler::new(
+        &params(crate::external_push::KIND, &addr).with_scaled_object("crawler", "web"),
+        &Clients::new(),
+    )
+    .unwrap();
     let mut activations = scaler.activations();
     tokio::time::timeout(Duration::from_secs(5), f.opened.notified())
         .await
         .expect("stream opened");
+    let opened_for = f.seen_refs.lock().unwrap()[0].clone();
+    assert_eq!(
+        (opened_for.name.as_str(), opened_for.namespace.as_str()),
+        ("crawler", "web"),
+        "StreamIsActive carries the owning object"
+    );
 
     let sent = Instant::now();
     push_true(&f).await;

@@ -1,5 +1,12 @@
-//! RabbitMQ over AMQP 0-9-1: one shared connection per (URL, credentials, CA), passive queue declare.
+//! RabbitMQ over AMQP 0-9-1: one shared connection per (URL, credentials, TLS), passive queue declare.
+//!
+//! TLS (an `amqps://` host, or `tls: enable`) goes through the crate's one rustls config
+//! ([`TlsSettings::client_config`]: `ca`, client `cert`/`key`, `unsafeSsl`) on lapin's transport hook;
+//! the port is the URL's (`amqp://` 5672, `amqps://` 5671), as KEDA's client dials. With a client
+//! certificate and no password in the URL, the connection logs in with SASL EXTERNAL (the broker takes
+//! the user from the certificate), as KEDA's does.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,14 +19,15 @@ use crate::error::{MeasureError, MeasureReason};
 use crate::poll::Poll;
 use crate::pool::Clients;
 use crate::secret::SecretString;
+use crate::tls::TlsSettings;
 
 /// A shared AMQP connection's identity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AmqpKey {
     /// `amqp(s)://user:pass@host:port/<escaped vhost>` (secret).
     pub uri: SecretString,
-    /// Extra CA (PEM).
-    pub ca: Option<String>,
+    /// TLS settings when the connection uses TLS (`amqps://` or `tls: enable`).
+    pub tls: Option<TlsSettings>,
     /// Connect / declare timeout.
     pub timeout: Duration,
 }
@@ -31,13 +39,18 @@ impl AmqpKey {
             &config.vhost,
             percent_encoding::NON_ALPHANUMERIC,
         );
-        let mut uri = format!("{}/{vhost}", config.base_url.expose());
-        if config.tls.ca.is_some() && uri.starts_with("amqp://") {
-            uri = uri.replacen("amqp://", "amqps://", 1);
-        }
+        let uri = format!("{}/{vhost}", config.base_url.expose());
+        let tls = if config.tls_enabled {
+            Some(config.tls.clone())
+        } else if uri.starts_with("amqps://") {
+            // amqps without `tls: enable`: system roots, verification on (KEDA's plain Dial).
+            Some(TlsSettings::default())
+        } else {
+            None
+        };
         Self {
             uri: SecretString::new(uri),
-            ca: config.tls.ca.clone(),
+            tls,
             timeout: config.timeout,
         }
     }
@@ -106,20 +119,9 @@ impl AmqpClient {
         let props = ConnectionProperties::default()
             .with_connection_name(self.connection_name.as_str().into());
         let connect = async {
-            if let Some(ca) = &self.key.ca {
-                let tls = lapin::tcp::OwnedTLSConfig {
-                    identity: None,
-                    cert_chain: Some(ca.clone()),
-                };
-                Connection::connect_with_config(
-                    self.key.uri.expose(),
-                    props,
-                    tls,
-                    lapin::runtime::default_runtime().map_err(|e| self.error("starting", &e))?,
-                )
-                .await
-            } else {
-                Connection::connect(self.key.uri.expose(), props).await
+            match &self.key.tls {
+                Some(tls) => self.connect_tls(tls, props).await,
+                None => Connection::connect(self.key.uri.expose(), props).await,
             }
             .map_err(|e| self.error("connecting", &e))
         };
@@ -136,11 +138,58 @@ impl AmqpClient {
         Ok(channel)
     }
 
+    /// Connects over TLS with Ebb's rustls config, through lapin's transport hook.
+    async fn connect_tls(
+        &self,
+        tls: &TlsSettings,
+        props: ConnectionProperties,
+    ) -> lapin::Result<Connection> {
+        let mut uri: lapin::uri::AMQPUri =
+            self.key.uri.expose().parse().map_err(|_| {
+                lapin::Error::from(std::io::Error::other("host is not an AMQP URI"))
+            })?;
+        if tls.cert.is_some() && uri.authority.userinfo.password.is_empty() {
+            uri.query.auth_mechanism = Some(lapin::uri::SASLMechanism::External);
+        }
+        let config = tls
+            .client_config()
+            .map_err(|e| lapin::Error::from(std::io::Error::other(e.to_string())))?;
+        let connector = lapin::tcp::RustlsConnector::from(Arc::new(config));
+        let runtime = lapin::runtime::default_runtime()?;
+        Connection::connector(
+            uri,
+            runtime,
+            async move |uri, runtime| {
+                let host = uri.authority.host.clone();
+                let addrs: Vec<SocketAddr> =
+                    tokio::net::lookup_host((host.as_str(), uri.authority.port))
+                        .await?
+                        .collect();
+                let plain = lapin::tcp::AsyncTcpStream::connect(&runtime, addrs).await?;
+                // The host names the server for SNI and for certificate verification.
+                Ok(plain.into_rustls(&connector, &host).await?)
+            },
+            props,
+        )
+        .await
+    }
+
     fn error(&self, doing: &str, e: &lapin::Error) -> MeasureError {
         let text = e.to_string();
+        // Certificates refused either way (ours by the broker, the broker's by us) are auth failures.
+        let tls_refused = [
+            "invalid peer certificate",
+            "CertificateRequired",
+            "BadCertificate",
+            "UnknownCA",
+            "certificate required",
+        ]
+        .iter()
+        .any(|t| text.contains(t));
         let reason = if text.contains("ACCESS_REFUSED")
             || text.contains("ACCESS-REFUSED")
             || text.contains("403")
+            || tls_refused
         {
             MeasureReason::Unauthorized
         } else if text.contains("NOT_FOUND") || text.contains("NOT-FOUND") || text.contains("404") {

@@ -14,8 +14,8 @@
 //! | `excludeUnacknowledged` | M | `false` | http only; count `messages_ready` |
 //! | `timeout` | M | global HTTP timeout | http only |
 //! | `username`, `password` | A, E | — | together; put into the URL |
-//! | `tls` | A | `disable` | `enable` uses `ca` (and, for http, `cert`/`key`) |
-//! | `unsafeSsl` | M | `false` | http only |
+//! | `tls` | A | `disable` | `enable`: TLS with `ca`, client `cert` + `key` (`keyPassword` for an encrypted PKCS#8 key) |
+//! | `unsafeSsl` | M | `false` | skip server certificate verification (http; amqp with `tls: enable`) |
 //!
 //! | mode | value | active iff |
 //! |---|---|---|
@@ -26,7 +26,8 @@
 //! | ExpectedQueueConsumptionTime | (publish−deliver)/deliver + messages/deliver | eta > act or (deliver = 0 and messages > 0) |
 //!
 //! Metric `s<i>-rabbitmq-<normalize(QueryEscape(queueName))>`. AMQP connections and HTTP clients are
-//! shared per (URL, credentials, TLS). Not yet: `workloadIdentityResource`, OAuth2, AMQP client certs.
+//! shared per (URL, credentials, TLS). AMQP with a client certificate and no password logs in with SASL
+//! EXTERNAL ([`amqp`]). Not yet: `workloadIdentityResource`, OAuth2.
 
 pub mod amqp;
 pub mod management_api;
@@ -120,8 +121,10 @@ pub struct Config {
     pub exclude_unacknowledged: bool,
     /// Request / connect timeout.
     pub timeout: Duration,
-    /// TLS (http: CA, client cert, unsafeSsl; amqp: CA).
+    /// TLS material and `unsafeSsl`.
     pub tls: TlsSettings,
+    /// `tls: enable`.
+    pub tls_enabled: bool,
     /// Metric name.
     pub metric_name: String,
     /// From `metricType`.
@@ -276,16 +279,6 @@ impl Config {
                 ..TlsSettings::default()
             }
         };
-        if protocol == Protocol::Amqp && (tls.cert.is_some() || tls.insecure) {
-            return Err(ConfigError::invalid(
-                if tls.cert.is_some() {
-                    "cert"
-                } else {
-                    "unsafeSsl"
-                },
-                "is not supported with protocol amqp by Ebb yet",
-            ));
-        }
 
         Ok(Self {
             metric_name: params
@@ -303,6 +296,7 @@ impl Config {
             exclude_unacknowledged,
             timeout: timeout.unwrap_or(params.global_http_timeout),
             tls,
+            tls_enabled: tls_on,
             target_type: params.external_target_type()?,
         })
     }
@@ -403,3 +397,5 @@ impl Scaler for RabbitmqScaler {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;
