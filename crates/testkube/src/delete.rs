@@ -142,7 +142,11 @@ pub(crate) fn delete(state: &mut State, t: &Target, opts: &DeleteOpts) -> Result
 /// Whether any object names `owner` in its ownerReferences.
 pub(crate) fn has_dependents(state: &State, owner: &Value) -> bool {
     let uid = meta::meta_str(owner, "uid");
-    state.all_objects().any(|(_, _, o)| owns(uid, o))
+    state
+        .index
+        .dependents
+        .get(uid)
+        .is_some_and(|d| !d.is_empty())
 }
 
 /// Whether `obj` has an ownerReference to `uid`.

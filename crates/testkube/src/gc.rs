@@ -2,7 +2,7 @@
 //! and `foregroundDeletion` finalizers, and empties terminating namespaces. Runs asynchronously after
 //! deletions, as kube-controller-manager's does.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -11,7 +11,7 @@ use crate::delete::{self, DeleteOpts, FOREGROUND, ORPHAN, Propagation};
 use crate::meta;
 use crate::resource::ResKey;
 use crate::route::Target;
-use crate::store::{State, Store};
+use crate::store::{Place, State, Store};
 
 /// Loop forever: each wake-up sweeps until nothing more changes.
 pub(crate) async fn run(store: Arc<Store>) {
@@ -53,43 +53,53 @@ fn owner_uids(obj: &Value) -> Vec<String> {
         .collect()
 }
 
-fn plan(state: &State) -> Vec<Action> {
-    let uids: HashSet<&str> = state
-        .all_objects()
-        .map(|(_, _, o)| meta::meta_str(o, "uid"))
-        .collect();
+/// What to do, looking only at what the index says may need it: objects whose owners changed or
+/// went, and objects being deleted.
+fn plan(state: &State, check_owners: &BTreeSet<Place>) -> Vec<Action> {
+    let index = &state.index;
     let mut actions = Vec::new();
     let dependents_of = |uid: &str| -> Vec<(ResKey, String, String, bool)> {
-        state
-            .all_objects()
-            .filter(|(_, _, o)| delete::owns(uid, o))
-            .map(|(r, (ns, n), o)| (r.clone(), ns.clone(), n.clone(), meta::is_deleting(o)))
+        index
+            .dependents
+            .get(uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|(r, (ns, n))| {
+                let o = state.get(r, ns, n)?;
+                Some((r.clone(), ns.clone(), n.clone(), meta::is_deleting(o)))
+            })
             .collect()
     };
-    for (res, (ns, name), obj) in state.all_objects() {
+    for (res, (ns, name)) in check_owners {
+        let Some(obj) = state.get(res, ns, name) else {
+            continue;
+        };
         let owners = owner_uids(obj);
         let dangling: Vec<String> = owners
             .iter()
-            .filter(|u| !uids.contains(u.as_str()))
+            .filter(|u| !index.by_uid.contains_key(u.as_str()))
             .cloned()
             .collect();
-        if !dangling.is_empty() {
-            if dangling.len() == owners.len() {
-                if !meta::is_deleting(obj) {
-                    actions.push(Action::Delete(res.clone(), ns.clone(), name.clone()));
-                }
-            } else {
-                actions.push(Action::DropOwnerRefs(
-                    res.clone(),
-                    ns.clone(),
-                    name.clone(),
-                    dangling,
-                ));
-            }
-        }
-        if !meta::is_deleting(obj) {
+        if dangling.is_empty() {
             continue;
         }
+        if dangling.len() == owners.len() {
+            if !meta::is_deleting(obj) {
+                actions.push(Action::Delete(res.clone(), ns.clone(), name.clone()));
+            }
+        } else {
+            actions.push(Action::DropOwnerRefs(
+                res.clone(),
+                ns.clone(),
+                name.clone(),
+                dangling,
+            ));
+        }
+    }
+    for (res, (ns, name)) in &index.deleting {
+        let Some(obj) = state.get(res, ns, name) else {
+            continue;
+        };
         let uid = meta::meta_str(obj, "uid");
         let finalizers = meta::finalizers(obj);
         if finalizers.iter().any(|f| f == ORPHAN) {
@@ -156,7 +166,8 @@ fn store_update(state: &mut State, res: &ResKey, obj: Value) {
 
 /// One pass; true when something changed (so a cascade continues).
 pub(crate) fn sweep(state: &mut State) -> bool {
-    let actions = plan(state);
+    let check_owners = std::mem::take(&mut state.index.check_owners);
+    let actions = plan(state, &check_owners);
     let changed = !actions.is_empty();
     for action in actions {
         match action {

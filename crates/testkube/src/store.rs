@@ -1,7 +1,7 @@
 //! The object store: objects as JSON by resource, namespace and name, one global resourceVersion
 //! (like etcd's revision), and the bounded event history that watches read from.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
@@ -56,6 +56,88 @@ pub(crate) struct State {
     pub(crate) compacted: u64,
     /// Set by writes that the garbage collector should look at (deletions, finalizer changes).
     pub(crate) gc_wanted: bool,
+    /// Indexes the garbage collector works from, so a sweep costs what changed, not the store size.
+    pub(crate) index: GcIndex,
+}
+
+/// Where an object lives: resource and `(namespace, name)`.
+pub(crate) type Place = (ResKey, ObjKey);
+
+/// The garbage collector's view of ownership, kept up to date by every write.
+#[derive(Debug, Default)]
+pub(crate) struct GcIndex {
+    /// uid → the object carrying it.
+    pub(crate) by_uid: HashMap<String, Place>,
+    /// owner uid → objects naming it in their ownerReferences.
+    pub(crate) dependents: HashMap<String, BTreeSet<Place>>,
+    /// Objects with a deletionTimestamp (their finalizers may be the collector's to process).
+    pub(crate) deleting: BTreeSet<Place>,
+    /// Objects whose owners must be checked (new or changed ownerReferences, or an owner went).
+    pub(crate) check_owners: BTreeSet<Place>,
+}
+
+fn owner_uids(obj: &Value) -> Vec<String> {
+    obj["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["uid"].as_str().map(str::to_string))
+        .collect()
+}
+
+impl GcIndex {
+    fn stored(&mut self, place: &Place, obj: &Value, previous: Option<&Value>) {
+        let uid = meta::meta_str(obj, "uid");
+        if !uid.is_empty() {
+            self.by_uid.insert(uid.to_string(), place.clone());
+        }
+        let owners = owner_uids(obj);
+        let before = previous.map(owner_uids).unwrap_or_default();
+        if owners != before {
+            for o in &before {
+                if let Some(set) = self.dependents.get_mut(o) {
+                    set.remove(place);
+                    if set.is_empty() {
+                        self.dependents.remove(o);
+                    }
+                }
+            }
+            for o in &owners {
+                self.dependents
+                    .entry(o.clone())
+                    .or_default()
+                    .insert(place.clone());
+            }
+            if !owners.is_empty() {
+                self.check_owners.insert(place.clone());
+            }
+        }
+        if meta::is_deleting(obj) {
+            self.deleting.insert(place.clone());
+        } else {
+            self.deleting.remove(place);
+        }
+    }
+
+    fn removed(&mut self, place: &Place, obj: &Value) {
+        let uid = meta::meta_str(obj, "uid");
+        if self.by_uid.get(uid) == Some(place) {
+            self.by_uid.remove(uid);
+        }
+        for o in owner_uids(obj) {
+            if let Some(set) = self.dependents.get_mut(&o) {
+                set.remove(place);
+                if set.is_empty() {
+                    self.dependents.remove(&o);
+                }
+            }
+        }
+        self.deleting.remove(place);
+        self.check_owners.remove(place);
+        if let Some(deps) = self.dependents.get(uid) {
+            self.check_owners.extend(deps.iter().cloned());
+        }
+    }
 }
 
 impl State {
@@ -68,6 +150,7 @@ impl State {
             history_limit: history_limit.max(1),
             compacted: 1,
             gc_wanted: false,
+            index: GcIndex::default(),
         }
     }
 
@@ -121,6 +204,8 @@ impl State {
             .entry(info.key())
             .or_default()
             .insert(key.clone(), obj.clone());
+        self.index
+            .stored(&(info.key(), key.clone()), &obj, previous.as_deref());
         let kind = if previous.is_some() {
             EventType::Modified
         } else {
@@ -154,6 +239,8 @@ impl State {
             .objects
             .get_mut(res)?
             .remove(&(ns.to_string(), name.to_string()))?;
+        self.index
+            .removed(&(res.clone(), (ns.to_string(), name.to_string())), &old);
         self.rv += 1;
         let mut last = last.unwrap_or_else(|| (*old).clone());
         meta::meta_mut(&mut last)

@@ -202,9 +202,14 @@ fn sync_pod(state: &mut State, job: &Value, phase: &str) {
     let job_name = meta::meta_str(job, "name").to_string();
     let job_uid = meta::meta_str(job, "uid").to_string();
     let existing = state
-        .list(&pods_key, Some(&ns))
-        .find(|(_, p)| crate::delete::owns(&job_uid, p))
-        .map(|(_, p)| (**p).clone());
+        .index
+        .dependents
+        .get(&job_uid)
+        .into_iter()
+        .flatten()
+        .find(|(res, _)| *res == pods_key)
+        .and_then(|(res, (ns, name))| state.get(res, ns, name))
+        .map(|p| (**p).clone());
     let pod = match existing {
         Some(pod) => pod,
         None => {
