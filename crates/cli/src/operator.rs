@@ -67,10 +67,10 @@ pub(crate) struct Args {
     /// The Secret generated certificates are kept in.
     #[arg(long, default_value = "kedaorg-certs")]
     cert_secret_name: String,
-    /// Client-side QPS towards the API server (accepted for compatibility; not enforced yet).
+    /// Client-side requests per second towards the API server (token bucket; 0 or less: unlimited).
     #[arg(long, default_value_t = 20.0)]
     kube_api_qps: f32,
-    /// Client-side burst (accepted for compatibility; not enforced yet).
+    /// Client-side burst: requests that may go at once before the QPS pacing applies.
     #[arg(long, default_value_t = 30)]
     kube_api_burst: u32,
 }
@@ -109,14 +109,11 @@ async fn shutdown_signal() {
 }
 
 async fn operate(args: Args) -> anyhow::Result<()> {
-    let client = kube::Client::try_default().await?;
-    if args.kube_api_qps != 20.0 || args.kube_api_burst != 30 {
-        tracing::warn!(
-            qps = args.kube_api_qps,
-            burst = args.kube_api_burst,
-            "--kube-api-qps/--kube-api-burst are not enforced yet"
-        );
-    }
+    let client = ebb_operator::rate_limit::client(
+        kube::Config::infer().await?,
+        args.kube_api_qps,
+        args.kube_api_burst,
+    )?;
     let namespace = own_namespace(&args);
     let identity = args
         .pod_name
@@ -230,13 +227,6 @@ async fn serve_metrics_api(
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

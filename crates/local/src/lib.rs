@@ -15,6 +15,7 @@ mod view;
 mod workload;
 
 pub use backoff::BackoffPolicy;
+pub use metrics_server::DEFAULT_METRICS_PORT;
 pub use process::ProcessTemplate;
 pub use view::{Row, View};
 pub use workload::{Workload, WorkloadError, find_workload, process_template};

@@ -1,12 +1,15 @@
 //! One ScaledObject, live: KEDA's poll every `pollingInterval` (`ScaleLoopState::poll`, i.e.
 //! `ebb_core::decide`: activation, 0↔1, cooldown, idle, fallback, formulas) and the HPA's sync every
 //! sync period (`HpaState::sync` with behavior, 1↔N), applied to a `ReplicaSet` of processes.
-//! The same composition as `ebb simulate`, on the real clock.
+//! The same composition as `ebb simulate`, on the real clock. Every poll, and every HPA sync that
+//! moves the target, is recorded (`DecisionRecord`) for `/explain` and `ebb explain`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ebb_core::hpa::{HpaSpec, HpaState};
+use ebb_core::trace::DecisionRecord;
+use ebb_core::trigger::is_active;
 use ebb_core::{EventType, ScaleLoopState, ScaledObjectPolicy, TriggerResult};
 use ebb_telemetry::{Metrics, ObjectType};
 use jiff::Timestamp;
@@ -93,10 +96,14 @@ impl ScaledObjectLoop {
         let readings = measure_all(&self.triggers, self.measure_timeout, &self.metrics).await;
         let results = readings
             .iter()
-            .map(|r| match r {
+            .zip(&self.policy.triggers)
+            .map(|(r, spec)| match r {
+                // A scaler's activity that just follows activationTarget is left to the core, so
+                // the record says "37 > 0"; only a verdict of the scaler's own is passed as such.
                 Reading::Value { value, active } => TriggerResult::Measured {
                     value: *value,
-                    active: Some(*active),
+                    active: (*active != is_active(*value, spec.activation_target))
+                        .then_some(*active),
                 },
                 Reading::Failed(e) => TriggerResult::failed(e.clone()),
                 Reading::NotPolled => TriggerResult::NotPolled,
@@ -125,16 +132,36 @@ impl ScaledObjectLoop {
                 self.display, e.reason, e.message
             ));
         }
-        if let Some(to) = decision.scale_to.filter(|to| *to != current) {
+        let record = DecisionRecord::scaled_object(&self.policy, Some(current), &decision, now);
+        let changed = shape(&decision.why) != shape(&shown.why);
+        let moved = decision.scale_to.filter(|to| *to != current);
+        if let Some(to) = moved {
             self.replicas.scale(to);
             shown.last = format!("keda {current}→{to}");
+        }
+        if self.view.is_json() {
+            if moved.is_some() || changed {
+                self.view.decision(
+                    ObjectType::ScaledObject,
+                    &self.namespace,
+                    &self.name,
+                    &record,
+                );
+            }
+        } else if let Some(to) = moved {
             self.view.log(format!(
                 "{}: keda {current}→{to}: {}",
                 self.display, decision.why
             ));
-        } else if shape(&decision.why) != shape(&shown.why) && !self.view.is_terminal() {
+        } else if changed && !self.view.is_terminal() {
             self.view.log(format!("{}: {}", self.display, decision.why));
         }
+        self.metrics.record_decision(
+            ObjectType::ScaledObject,
+            &self.namespace,
+            &self.name,
+            record,
+        );
         shown.why = decision.why;
         shown.readings = readings;
     }
@@ -164,6 +191,27 @@ impl ScaledObjectLoop {
         let rec = hpa.sync(&self.hpa_spec, current, ready, &metrics, now);
         if rec.desired_replicas != current {
             self.replicas.scale(rec.desired_replicas);
+            let record = DecisionRecord::hpa_sync(
+                &self.policy,
+                &self.hpa_spec,
+                current,
+                ready,
+                &metrics,
+                &rec,
+                now,
+            );
+            self.view.decision(
+                ObjectType::ScaledObject,
+                &self.namespace,
+                &self.name,
+                &record,
+            );
+            self.metrics.record_decision(
+                ObjectType::ScaledObject,
+                &self.namespace,
+                &self.name,
+                record,
+            );
             shown.last = format!("hpa {current}→{}", rec.desired_replicas);
             let served: Vec<String> = metrics
                 .iter()
@@ -179,10 +227,12 @@ impl ScaledObjectLoop {
                 rec.desired_replicas,
                 rec.reason
             );
-            self.view.log(format!(
-                "{}: hpa {current}→{}: {}",
-                self.display, rec.desired_replicas, shown.why
-            ));
+            if !self.view.is_json() {
+                self.view.log(format!(
+                    "{}: hpa {current}→{}: {}",
+                    self.display, rec.desired_replicas, shown.why
+                ));
+            }
         }
     }
 

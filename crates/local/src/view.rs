@@ -1,12 +1,18 @@
 //! What `ebb run` shows: on a terminal, a compact table redrawn in place (object, trigger values,
 //! desired and running replicas, the last decision and its why) over the latest log and worker
 //! lines; otherwise plain log lines, one per event, and worker output prefixed `worker-2 | …`.
+//! With `--log-format json` every line is a JSON object through `tracing`, with `kind`,
+//! `namespace` and `name` fields for lines about an object and `replica` for worker output.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
+
+use ebb_core::trace::DecisionRecord;
+use ebb_telemetry::ObjectType;
+use ebb_telemetry::logging::{self, LogFormat};
 
 /// How many recent lines the terminal view keeps under the table.
 const TAIL: usize = 200;
@@ -40,16 +46,20 @@ struct Board {
 #[derive(Debug)]
 pub struct View {
     terminal: bool,
+    json: bool,
     quiet: bool,
     start: Instant,
     board: Mutex<Board>,
 }
 
 impl View {
-    /// A view that redraws a table (`terminal`) or prints plain lines.
+    /// A view that redraws a table (`terminal`) or prints plain lines; JSON lines instead of
+    /// either when the installed log format (`ebb_telemetry::logging::init`) is JSON.
     pub fn new(terminal: bool) -> View {
+        let json = logging::format() == LogFormat::Json;
         View {
-            terminal,
+            terminal: terminal && !json,
+            json,
             quiet: false,
             start: Instant::now(),
             board: Mutex::new(Board::default()),
@@ -67,6 +77,11 @@ impl View {
     /// Whether the table is redrawn in place.
     pub fn is_terminal(&self) -> bool {
         self.terminal
+    }
+
+    /// Whether lines are JSON objects (`--log-format json`).
+    pub fn is_json(&self) -> bool {
+        self.json
     }
 
     fn board(&self) -> std::sync::MutexGuard<'_, Board> {
@@ -91,13 +106,57 @@ impl View {
 
     /// An event of `ebb run` itself (decisions, starts, exits), stamped with the time since start.
     pub fn log(&self, line: impl AsRef<str>) {
+        let line = line.as_ref();
+        if self.json {
+            if !self.quiet {
+                json_line(line);
+            }
+            return;
+        }
         let t = self.start.elapsed().as_secs_f64();
-        self.emit(format!("[{t:6.1}s] {}", line.as_ref()));
+        self.emit(format!("[{t:6.1}s] {line}"));
     }
 
     /// A line a replica wrote.
     pub fn output(&self, replica: &str, line: &str) {
+        if self.json {
+            if !self.quiet {
+                tracing::info!(target: "ebb::output", replica, "{line}");
+            }
+            return;
+        }
         self.emit(format!("{replica} | {line}"));
+    }
+
+    /// A decision as one JSON line with the object and trigger fields (JSON mode only; plain and
+    /// terminal modes show decisions through `log` and the table).
+    pub fn decision(
+        &self,
+        object_type: ObjectType,
+        namespace: &str,
+        name: &str,
+        record: &DecisionRecord,
+    ) {
+        if !self.json || self.quiet {
+            return;
+        }
+        let triggers: Vec<String> = record.triggers.iter().map(|t| t.cell()).collect();
+        let first_active = record.triggers.iter().find(|t| t.active);
+        tracing::info!(
+            target: "ebb::decision",
+            kind = object_type.kind(),
+            namespace,
+            name,
+            outcome = record.outcome.as_str(),
+            summary = %record.summary,
+            replicas = record.current_replicas,
+            scale_to = record.scale_to,
+            triggers = %triggers.join(" "),
+            trigger = first_active.map(|t| t.metric_name.as_str()),
+            value = first_active.and_then(|t| t.value),
+            "{}",
+            record.reason
+        );
     }
 
     /// Replaces the row of `key`.
@@ -174,6 +233,38 @@ impl View {
     }
 }
 
+/// `ScaledObject default/worker: …` and friends: the object a log line is about.
+fn object_of(line: &str) -> Option<(&str, &str, &str, &str)> {
+    let (kind, rest) = line.split_once(' ')?;
+    if !kind.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return None;
+    }
+    let (object, message) = rest.split_once(": ")?;
+    let (namespace, name) = object.split_once('/')?;
+    if name.contains(' ') || namespace.contains(' ') {
+        return None;
+    }
+    Some((kind, namespace, name, message))
+}
+
+/// One log line of `ebb run` as a `tracing` event (JSON mode).
+fn json_line(line: &str) {
+    let (error, line) = match line.strip_prefix("ERROR ") {
+        Some(rest) => (true, rest),
+        None => (false, line),
+    };
+    match (object_of(line), error) {
+        (Some((kind, namespace, name, message)), false) => {
+            tracing::info!(target: "ebb::run", kind, namespace, name, "{message}")
+        }
+        (Some((kind, namespace, name, message)), true) => {
+            tracing::error!(target: "ebb::run", kind, namespace, name, "{message}")
+        }
+        (None, false) => tracing::info!(target: "ebb::run", "{line}"),
+        (None, true) => tracing::error!(target: "ebb::run", "{line}"),
+    }
+}
+
 /// The terminal's size, or 40×120 when it cannot be read.
 pub(crate) fn terminal_size() -> (usize, usize) {
     match rustix::termios::tcgetwinsize(std::io::stdout()) {
@@ -188,5 +279,33 @@ pub(crate) fn number(v: f64) -> String {
         format!("{v:.0}")
     } else {
         format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_name_their_object() {
+        assert_eq!(
+            object_of("ScaledObject default/worker: keda 0→1: scaled"),
+            Some(("ScaledObject", "default", "worker", "keda 0→1: scaled"))
+        );
+        assert_eq!(
+            object_of("Deployment shop/api: not scaled by any ScaledObject: runs 2"),
+            Some((
+                "Deployment",
+                "shop",
+                "api",
+                "not scaled by any ScaledObject: runs 2"
+            ))
+        );
+        assert_eq!(object_of("worker-0: started `sleep 1000` (pid 7)"), None);
+        assert_eq!(
+            object_of("serving Prometheus metrics on http://x/metrics"),
+            None
+        );
+        assert_eq!(object_of("all processes stopped and reaped"), None);
     }
 }

@@ -14,6 +14,7 @@ pub mod health;
 pub mod leader;
 pub mod metrics_store;
 mod operator;
+pub mod rate_limit;
 pub mod scale_loop;
 pub mod scaled_job;
 pub mod scaled_object;
