@@ -36,6 +36,9 @@ pub(crate) struct Args {
         default_value_t = 5
     )]
     max_reconciles: u16,
+    /// Where `/metrics` (Prometheus) and `/explain/<kind>/<namespace>/<name>` are served.
+    #[arg(long, default_value = ":8080")]
+    metrics_bind_address: String,
     /// Probe address (`/healthz`, `/readyz`).
     #[arg(long, default_value = ":8081")]
     health_probe_bind_address: String,
@@ -143,6 +146,11 @@ async fn operate(args: Args) -> anyhow::Result<()> {
             .await?
             .run(stopped()),
     );
+    let telemetry = tokio::spawn(ebb_operator::health::serve_telemetry(
+        bind_address(&args.metrics_bind_address)?,
+        operator.telemetry(),
+        stopped(),
+    ));
     let probes = tokio::spawn(ebb_operator::health::serve(
         bind_address(&args.health_probe_bind_address)?,
         operator.readiness(),
@@ -179,6 +187,7 @@ async fn operate(args: Args) -> anyhow::Result<()> {
     }
     operator.run(stopped()).await;
     let _ = probes.await;
+    let _ = telemetry.await;
     let _ = metrics_api.await;
     Ok(())
 }

@@ -1,12 +1,13 @@
 //! What every controller and scale loop shares: the client, settings, caches and registries.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ebb_api::scaled_job::ScaledJob;
 use ebb_api::scaled_object::ScaledObject;
 use ebb_scalers::Clients;
+use ebb_telemetry::Metrics;
 use kube::Client;
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -29,6 +30,8 @@ pub(crate) struct Context {
     pub(crate) clients: Clients,
     pub(crate) scaled_objects: Store<ScaledObject>,
     pub(crate) scaled_jobs: Store<ScaledJob>,
+    /// KEDA's Prometheus families, Ebb's, and the decision logs behind `/explain`.
+    pub(crate) telemetry: Arc<Metrics>,
     failures: Mutex<HashMap<String, u32>>,
     /// Per object key: the message of the last ScaledObjectCheckFailed event (no repeats).
     last_failure: Mutex<HashMap<String, String>>,
@@ -57,6 +60,7 @@ impl Context {
         clients: Clients,
         scaled_objects: Store<ScaledObject>,
         scaled_jobs: Store<ScaledJob>,
+        telemetry: Arc<Metrics>,
     ) -> Context {
         let events = Events::new(client.clone(), &config.reporter, config.instance.clone());
         Context {
@@ -70,6 +74,7 @@ impl Context {
             clients,
             scaled_objects,
             scaled_jobs,
+            telemetry,
             failures: Mutex::new(HashMap::new()),
             last_failure: Mutex::new(HashMap::new()),
             claims: Mutex::new(Claims::default()),

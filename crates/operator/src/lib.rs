@@ -20,6 +20,7 @@ pub mod scaled_job;
 pub mod scaled_object;
 pub mod scalers_cache;
 pub mod target;
+mod telemetry;
 mod trigger_authentication;
 
 pub use config::{OperatorConfig, WatchNamespace};

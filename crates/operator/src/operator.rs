@@ -9,6 +9,7 @@ use ebb_api::scaled_job::ScaledJob;
 use ebb_api::scaled_object::ScaledObject;
 use ebb_api::trigger_authentication::{ClusterTriggerAuthentication, TriggerAuthentication};
 use ebb_scalers::Clients;
+use ebb_telemetry::{BuildInfo, Metrics};
 use futures::{StreamExt, future};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -39,6 +40,7 @@ pub struct Operator {
     metrics: MetricsStore,
     loops: ScaleLoops,
     clients: Clients,
+    telemetry: Arc<Metrics>,
     ready: watch::Sender<bool>,
 }
 
@@ -124,12 +126,18 @@ impl Operator {
     /// An operator using `client` with `config`.
     pub fn new(client: Client, config: OperatorConfig) -> Operator {
         let (ready, _) = watch::channel(false);
+        let telemetry = Arc::new(Metrics::new(&BuildInfo {
+            version: config.version.clone(),
+            git_commit: String::new(),
+            toolchain: format!("rustc {}", env!("CARGO_PKG_RUST_VERSION")),
+        }));
         Operator {
             client,
             config,
             metrics: MetricsStore::new(),
             loops: ScaleLoops::new(),
             clients: Clients::named("operator"),
+            telemetry,
             ready,
         }
     }
@@ -143,6 +151,11 @@ impl Operator {
     /// The latest metric values; what the external metrics API serves.
     pub fn metrics(&self) -> MetricsStore {
         self.metrics.clone()
+    }
+
+    /// Prometheus families and decision logs (`/metrics`, `/explain`).
+    pub fn telemetry(&self) -> Arc<Metrics> {
+        self.telemetry.clone()
     }
 
     /// The running scale loops (counts and lateness).
@@ -206,6 +219,7 @@ impl Operator {
             self.clients.clone(),
             so_reader.clone(),
             sj_reader.clone(),
+            self.telemetry.clone(),
         ));
 
         let (stop_tx, stop_rx) = watch::channel(false);

@@ -56,7 +56,8 @@ impl ScaleLoops {
     }
 
     /// Starts the loop for `key` unless one with `fingerprint` runs already; a loop with another
-    /// fingerprint is stopped first. `check` runs at once, then every `period`.
+    /// fingerprint is stopped first. `check` runs at once, then every `period`, told how late it
+    /// started.
     pub fn ensure<F, Fut>(
         &self,
         key: &str,
@@ -65,7 +66,7 @@ impl ScaleLoops {
         check: F,
     ) -> LoopChange
     where
-        F: FnMut() -> Fut + Send + 'static,
+        F: FnMut(Duration) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
@@ -137,7 +138,7 @@ impl ScaleLoops {
 
 async fn run_every<F, Fut>(period: Duration, lateness: Lateness, mut check: F)
 where
-    F: FnMut() -> Fut,
+    F: FnMut(Duration) -> Fut,
     Fut: Future<Output = ()>,
 {
     let period = period.max(Duration::from_millis(100));
@@ -146,8 +147,9 @@ where
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         let scheduled = ticks.tick().await;
-        lateness.record(Instant::now().saturating_duration_since(scheduled));
-        check().await;
+        let late = Instant::now().saturating_duration_since(scheduled);
+        lateness.record(late);
+        check(late).await;
     }
 }
 
@@ -250,7 +252,7 @@ mod tests {
         let times = Arc::new(Mutex::new(Vec::new()));
         let t0 = Instant::now();
         let seen = times.clone();
-        loops.ensure("k", 1, Duration::from_secs(10), move || {
+        loops.ensure("k", 1, Duration::from_secs(10), move |_| {
             let seen = seen.clone();
             async move {
                 seen.lock().unwrap().push(Instant::now() - t0);
@@ -268,7 +270,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            loops.ensure("k", 1, Duration::from_secs(10), || async {}),
+            loops.ensure("k", 1, Duration::from_secs(10), |_| async {}),
             LoopChange::Unchanged
         );
         assert!(loops.stop("k"));

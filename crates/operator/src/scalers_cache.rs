@@ -163,38 +163,45 @@ pub fn metric_specs(scalers: &[Box<dyn Scaler>]) -> Vec<Vec<MetricSpec>> {
 }
 
 /// Measures every trigger concurrently within one [`Poll`]; cpu/memory triggers are not polled.
+/// Each result comes with how long its measurement took.
 pub async fn measure_all(
     scalers: &[Box<dyn Scaler>],
     poll: &Poll,
     timeout: Duration,
-) -> Vec<TriggerResult> {
+) -> Vec<(TriggerResult, Duration)> {
     let futures = scalers.iter().map(|scaler| async move {
-        let specs = scaler.metric_specs();
-        let Some(spec) = specs.first() else {
-            return TriggerResult::failed("the scaler returned no metric spec");
-        };
-        if matches!(spec.source, MetricSource::Resource { .. }) {
-            return TriggerResult::NotPolled;
-        }
-        match tokio::time::timeout(timeout, scaler.measure(poll)).await {
-            Err(_) => TriggerResult::failed(format!("timed out after {timeout:?}")),
-            Ok(Err(e)) => TriggerResult::failed(e.to_string()),
-            Ok(Ok(m)) => {
-                let value = m
-                    .values
-                    .iter()
-                    .find(|v| v.metric_name == spec.metric_name)
-                    .or(m.values.first())
-                    .map(|v| v.value);
-                match value {
-                    Some(value) => TriggerResult::Measured {
-                        value,
-                        active: Some(m.is_active),
-                    },
-                    None => TriggerResult::failed("the scaler returned no value"),
-                }
-            }
-        }
+        let start = std::time::Instant::now();
+        let result = measure_one(scaler.as_ref(), poll, timeout).await;
+        (result, start.elapsed())
     });
     futures::future::join_all(futures).await
+}
+
+async fn measure_one(scaler: &dyn Scaler, poll: &Poll, timeout: Duration) -> TriggerResult {
+    let specs = scaler.metric_specs();
+    let Some(spec) = specs.first() else {
+        return TriggerResult::failed("the scaler returned no metric spec");
+    };
+    if matches!(spec.source, MetricSource::Resource { .. }) {
+        return TriggerResult::NotPolled;
+    }
+    match tokio::time::timeout(timeout, scaler.measure(poll)).await {
+        Err(_) => TriggerResult::failed(format!("timed out after {timeout:?}")),
+        Ok(Err(e)) => TriggerResult::failed(e.to_string()),
+        Ok(Ok(m)) => {
+            let value = m
+                .values
+                .iter()
+                .find(|v| v.metric_name == spec.metric_name)
+                .or(m.values.first())
+                .map(|v| v.value);
+            match value {
+                Some(value) => TriggerResult::Measured {
+                    value,
+                    active: Some(m.is_active),
+                },
+                None => TriggerResult::failed("the scaler returned no value"),
+            }
+        }
+    }
 }

@@ -340,6 +340,23 @@ impl Metrics {
             .inc();
     }
 
+    /// `keda_trigger_registered_total{type}` -= 1 (a trigger went with its object).
+    pub fn unregister_trigger(&self, trigger_type: &str) {
+        self.trigger_registered_total
+            .get_or_create(&vec![("type", trigger_type.to_owned())])
+            .dec();
+    }
+
+    /// `keda_resource_registered_total{type,namespace}` -= 1.
+    pub fn unregister_resource(&self, resource: ResourceType, namespace: &str) {
+        self.resource_registered_total
+            .get_or_create(&vec![
+                ("type", resource.as_str().to_owned()),
+                ("namespace", namespace.to_owned()),
+            ])
+            .dec();
+    }
+
     /// `keda_resource_registered_total{type,namespace}` += 1.
     pub fn register_resource(&self, resource: ResourceType, namespace: &str) {
         self.resource_registered_total

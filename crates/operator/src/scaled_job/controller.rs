@@ -121,6 +121,15 @@ pub(crate) async fn reconcile(sj: Arc<ScaledJob>, ctx: Arc<Context>) -> Result<A
                     event_reason::KEDA_SCALERS_STOPPED,
                     "Stopped scalers watch",
                 );
+                crate::telemetry::forget(
+                    &ctx,
+                    ebb_telemetry::ObjectType::ScaledJob,
+                    &ns,
+                    &name,
+                    &sj.spec.triggers,
+                    &external_names(&sj),
+                    true,
+                );
             }
             if let Err(status_error) = check_failed(&ctx, &sj, &key, &chain).await {
                 tracing::warn!(namespace = %ns, name = %name, error = %status_error, "could not record the failure");
@@ -160,6 +169,16 @@ async fn finalize(ctx: &Context, sj: &ScaledJob, key: &str) -> Result<(), Error>
             event_reason::KEDA_SCALERS_STOPPED,
             "Stopped scalers watch",
         );
+        let (ns, name) = names(sj);
+        crate::telemetry::forget(
+            ctx,
+            ebb_telemetry::ObjectType::ScaledJob,
+            &ns,
+            &name,
+            &sj.spec.triggers,
+            &external_names(sj),
+            true,
+        );
     }
     let finalizers: Vec<&String> = sj.finalizers().iter().filter(|f| *f != FINALIZER).collect();
     let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": sj.metadata.resource_version}});
@@ -182,6 +201,16 @@ async fn pause(ctx: &Context, sj: &ScaledJob, key: &str) -> Result<(), Error> {
             &regarding,
             event_reason::KEDA_SCALERS_STOPPED,
             "Stopped scalers watch",
+        );
+        let (ns, name) = names(sj);
+        crate::telemetry::forget(
+            ctx,
+            ebb_telemetry::ObjectType::ScaledJob,
+            &ns,
+            &name,
+            &sj.spec.triggers,
+            &external_names(sj),
+            true,
         );
     }
     let mut conditions = status::initialized(sj);
@@ -229,15 +258,24 @@ async fn check_failed(
         reason::UNKNOWN_STATE,
         "ScaledJob check failed",
     );
-    status::write(ctx, sj, &conditions, Map::new()).await?;
-    if ctx.new_failure(key, chain) {
-        ctx.events.warning(
-            &sj.object_ref(&()),
-            event_reason::SCALED_JOB_CHECK_FAILED,
-            chain,
-        );
+    // A retry of the same failure writes nothing (the object here may predate our last write).
+    if !ctx.new_failure(key, chain) {
+        return Ok(());
     }
+    status::write(ctx, sj, &conditions, Map::new()).await?;
+    ctx.events.warning(
+        &sj.object_ref(&()),
+        event_reason::SCALED_JOB_CHECK_FAILED,
+        chain,
+    );
     Ok(())
+}
+
+fn external_names(sj: &ScaledJob) -> Vec<String> {
+    sj.status
+        .as_ref()
+        .and_then(|s| s.external_metric_names.clone())
+        .unwrap_or_default()
 }
 
 fn unique_joined<'a>(items: impl Iterator<Item = &'a str>) -> Option<String> {
@@ -374,7 +412,13 @@ async fn setup(ctx: &Arc<Context>, sj: &ScaledJob, key: &str) -> Result<(), Erro
         successful_history: usize::try_from(sj.spec.successful_jobs_history_limit()).unwrap_or(0),
         failed_history: usize::try_from(sj.spec.failed_jobs_history_limit()).unwrap_or(0),
     };
+    let inputs_for_telemetry = spec.inputs.clone();
     if poll::ensure_loop(ctx, key, fingerprint(sj), spec) == LoopChange::Started {
+        crate::telemetry::registered(
+            ctx,
+            ebb_telemetry::ObjectType::ScaledJob,
+            &inputs_for_telemetry,
+        );
         ctx.events.normal(
             &regarding,
             event_reason::KEDA_SCALERS_STARTED,

@@ -13,7 +13,9 @@ use ebb_api::constants::SCALED_JOB_NAME_LABEL;
 use ebb_api::event_reason;
 use ebb_core::TriggerResult;
 use ebb_core::scaled_job::{JobTriggerMetrics, ScaledJobPolicy, aggregate, jobs_to_create};
+use ebb_core::trace::TriggerRecord;
 use ebb_scalers::{MetricSource, Poll};
+use ebb_telemetry::ObjectType;
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
@@ -62,16 +64,37 @@ pub(crate) async fn check(ctx: &Context, spec: &JobLoopSpec, state: &mut JobLoop
         return;
     };
     let now = Timestamp::now();
-    let (metrics, errors) = match state.cache.ensure(&spec.inputs, &ctx.lookup, &ctx.clients) {
-        Ok(scalers) => {
-            let specs = crate::scalers_cache::metric_specs(scalers);
-            let poll = Poll::at(now);
-            let results = measure_all(scalers, &poll, ctx.config.measure_timeout).await;
-            trigger_metrics(&specs, results)
-        }
-        // A trigger that cannot be built counts as failing, as in KEDA's poll.
-        Err(e) => (Vec::new(), vec![e.to_string()]),
-    };
+    let (metrics, errors, trigger_records) =
+        match state.cache.ensure(&spec.inputs, &ctx.lookup, &ctx.clients) {
+            Ok(scalers) => {
+                let specs = crate::scalers_cache::metric_specs(scalers);
+                let poll = Poll::at(now);
+                let results = measure_all(scalers, &poll, ctx.config.measure_timeout).await;
+                let names: Vec<String> = specs
+                    .iter()
+                    .map(|s| s.first().map(|m| m.metric_name.clone()).unwrap_or_default())
+                    .collect();
+                let results = crate::telemetry::record_triggers(
+                    ctx,
+                    ObjectType::ScaledJob,
+                    &spec.namespace,
+                    &spec.name,
+                    &spec.inputs,
+                    names.iter().map(String::as_str),
+                    results,
+                );
+                trigger_metrics(&specs, results)
+            }
+            // A trigger that cannot be built counts as failing, as in KEDA's poll.
+            Err(e) => {
+                ctx.telemetry.record_object_error(
+                    ObjectType::ScaledJob,
+                    &spec.namespace,
+                    &spec.name,
+                );
+                (Vec::new(), vec![e.to_string()], Vec::new())
+            }
+        };
     if !errors.is_empty() {
         state.cache.invalidate();
         for error in &errors {
@@ -109,6 +132,21 @@ pub(crate) async fn check(ctx: &Context, spec: &JobLoopSpec, state: &mut JobLoop
     };
     let counts = jobs::counts(&existing, &pods, &spec.pending_conditions);
     let decision = jobs_to_create(&spec.policy, &aggregated, counts);
+    let record = ebb_core::trace::DecisionRecord::scaled_job(
+        trigger_records,
+        &aggregated,
+        counts,
+        &decision,
+        now,
+    );
+    crate::telemetry::record_decision(
+        ctx,
+        ObjectType::ScaledJob,
+        &spec.namespace,
+        &spec.name,
+        &spec.regarding,
+        record,
+    );
     tracing::debug!(namespace = %spec.namespace, name = %spec.name, why = %decision.why, "checked");
 
     let mut fields = Map::new();
@@ -200,42 +238,49 @@ pub(crate) async fn check(ctx: &Context, spec: &JobLoopSpec, state: &mut JobLoop
     }
 }
 
-/// Per measured trigger its queue length, mean target and activity; and the failed triggers'
-/// errors (cpu/memory triggers are not polled and count as neither).
+/// Per measured trigger its queue length, mean target and activity; the failed triggers' errors
+/// (cpu/memory triggers are not polled and count as neither); and each trigger's trace record.
 fn trigger_metrics(
     specs: &[Vec<ebb_scalers::MetricSpec>],
     results: Vec<TriggerResult>,
-) -> (Vec<JobTriggerMetrics>, Vec<String>) {
+) -> (Vec<JobTriggerMetrics>, Vec<String>, Vec<TriggerRecord>) {
     let mut metrics = Vec::new();
     let mut errors = Vec::new();
+    let mut records = Vec::new();
     for (specs, result) in specs.iter().zip(results) {
         let external: Vec<&ebb_scalers::MetricSpec> = specs
             .iter()
             .filter(|s| matches!(s.source, MetricSource::External))
             .collect();
+        let name = external.first().map_or("", |s| s.metric_name.as_str());
+        let targets: Vec<f64> = external
+            .iter()
+            .map(|s| s.target.as_f64().unwrap_or(0.0))
+            .collect();
+        let target_average = if targets.is_empty() {
+            0.0
+        } else {
+            targets.iter().sum::<f64>() / targets.len() as f64
+        };
         match result {
             TriggerResult::Measured { value, active } => {
-                let targets: Vec<f64> = external
-                    .iter()
-                    .map(|s| s.target.as_f64().unwrap_or(0.0))
-                    .collect();
-                let target_average = if targets.is_empty() {
-                    0.0
-                } else {
-                    targets.iter().sum::<f64>() / targets.len() as f64
-                };
                 let threshold = external.first().map_or(0.0, |s| s.activation_threshold);
+                let active = active.unwrap_or(value > threshold);
+                records.push(TriggerRecord::measured(name, value, target_average, active));
                 metrics.push(JobTriggerMetrics {
                     queue_length: value,
                     target_average,
-                    active: active.unwrap_or(value > threshold),
+                    active,
                 });
             }
-            TriggerResult::Failed { error } => errors.push(error),
+            TriggerResult::Failed { error } => {
+                records.push(TriggerRecord::failed(name, target_average, &error));
+                errors.push(error);
+            }
             TriggerResult::NotPolled => {}
         }
     }
-    (metrics, errors)
+    (metrics, errors, records)
 }
 
 async fn create_jobs(
@@ -276,9 +321,15 @@ pub(crate) fn ensure_loop(
     let ctx = ctx.clone();
     let period = spec.period;
     let loops = ctx.loops.clone();
-    loops.ensure(key, fingerprint, period, move || {
+    loops.ensure(key, fingerprint, period, move |late| {
         let (ctx, spec, state) = (ctx.clone(), spec.clone(), state.clone());
         async move {
+            ctx.telemetry.record_loop_latency(
+                ObjectType::ScaledJob,
+                &spec.namespace,
+                &spec.name,
+                late.as_secs_f64(),
+            );
             let mut state = state.lock().await;
             check(&ctx, &spec, &mut state).await;
         }

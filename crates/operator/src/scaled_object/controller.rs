@@ -134,6 +134,15 @@ pub(crate) async fn reconcile(so: Arc<ScaledObject>, ctx: Arc<Context>) -> Resul
                         event_reason::KEDA_SCALERS_STOPPED,
                         "Stopped scalers watch",
                     );
+                    crate::telemetry::forget(
+                        &ctx,
+                        ebb_telemetry::ObjectType::ScaledObject,
+                        &ns,
+                        &name,
+                        &so.spec.triggers,
+                        &crate::telemetry::so_metric_names(&so),
+                        true,
+                    );
                 }
                 ctx.metrics.remove(&ns, &name);
             }
@@ -359,7 +368,13 @@ async fn setup(ctx: &Arc<Context>, so: &ScaledObject, key: &str) -> Result<(), E
         regarding: so.object_ref(&()),
         period,
     };
+    let inputs_for_telemetry = spec.inputs.clone();
     if poll::ensure_loop(ctx, key, fp, spec) == LoopChange::Started {
+        crate::telemetry::registered(
+            ctx,
+            ebb_telemetry::ObjectType::ScaledObject,
+            &inputs_for_telemetry,
+        );
         ctx.events.normal(
             &so.object_ref(&()),
             event_reason::KEDA_SCALERS_STARTED,

@@ -61,6 +61,15 @@ pub(crate) async fn handle(
                 event_reason::KEDA_SCALERS_STOPPED,
                 "Stopped scalers watch",
             );
+            crate::telemetry::forget(
+                ctx,
+                ebb_telemetry::ObjectType::ScaledObject,
+                &ns,
+                &name,
+                &so.spec.triggers,
+                &crate::telemetry::so_metric_names(so),
+                true,
+            );
         }
         ctx.metrics.remove(&ns, &name);
         let hpa_name = so
@@ -87,7 +96,9 @@ pub(crate) async fn handle(
     } else if paused_count.is_some() {
         fields.insert("pausedReplicaCount".into(), Value::Null);
     }
-    if conditions != so.conditions() {
+    // Only a pause or an unpause writes conditions here: an object that never paused gets its
+    // initial conditions with Ready (a stale cached object must not reset them).
+    if (pause.any() || was_paused) && conditions != so.conditions() {
         fields.insert(
             "conditions".into(),
             serde_json::to_value(&conditions).unwrap_or(Value::Null),
@@ -96,6 +107,7 @@ pub(crate) async fn handle(
     if !fields.is_empty() {
         status::patch(ctx, &ns, &name, &json!({"status": fields})).await?;
     }
+    ctx.telemetry.set_paused(&ns, &name, pause.any());
     if pause.any() && !was_paused {
         ctx.events.normal(
             &regarding,

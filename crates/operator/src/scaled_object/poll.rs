@@ -10,6 +10,7 @@ use ebb_api::condition::{TYPE_ACTIVE, find};
 use ebb_api::scaled_object::{HEALTH_STATUS_FAILING, ScaledObject};
 use ebb_core::{HealthStatus, Observed, ScaledObjectPolicy, TriggerHealth, TriggerObservation};
 use ebb_scalers::Poll;
+use ebb_telemetry::ObjectType;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::reflector::ObjectRef;
@@ -110,6 +111,11 @@ pub(crate) async fn check(ctx: &Context, spec: &LoopSpec, state: &mut LoopState)
                 tracing::warn!(namespace = %spec.namespace, name = %spec.name, error = %message, "building scalers failed");
             }
             state.build_error = Some(message.clone());
+            ctx.telemetry.record_object_error(
+                ObjectType::ScaledObject,
+                &spec.namespace,
+                &spec.name,
+            );
             let readings = spec
                 .policy
                 .triggers
@@ -129,6 +135,15 @@ pub(crate) async fn check(ctx: &Context, spec: &LoopSpec, state: &mut LoopState)
     let (current, results) = tokio::join!(
         spec.target.get_scale(),
         crate::scalers_cache::measure_all(scalers, &poll, ctx.config.measure_timeout)
+    );
+    let results = crate::telemetry::record_triggers(
+        ctx,
+        ObjectType::ScaledObject,
+        &spec.namespace,
+        &spec.name,
+        &spec.inputs,
+        spec.policy.triggers.iter().map(|t| t.metric_name.as_str()),
+        results,
     );
     let current = match current {
         Ok(r) => Some(r.replicas),
@@ -163,6 +178,16 @@ pub(crate) async fn check(ctx: &Context, spec: &LoopSpec, state: &mut LoopState)
             .unwrap_or(now),
     };
     let decision = ebb_core::decide(&spec.policy, &observed, now);
+    let record =
+        ebb_core::trace::DecisionRecord::scaled_object(&spec.policy, current, &decision, now);
+    crate::telemetry::record_decision(
+        ctx,
+        ObjectType::ScaledObject,
+        &spec.namespace,
+        &spec.name,
+        &spec.regarding,
+        record,
+    );
     if decision.is_error {
         // KEDA §4.4: any error drops the scalers; the next check rebuilds (re-resolving secrets).
         state.cache.invalidate();
@@ -183,9 +208,15 @@ pub(crate) fn ensure_loop(
     let ctx = ctx.clone();
     let period = spec.period;
     let loops = ctx.loops.clone();
-    loops.ensure(key, fingerprint, period, move || {
+    loops.ensure(key, fingerprint, period, move |late| {
         let (ctx, spec, state) = (ctx.clone(), spec.clone(), state.clone());
         async move {
+            ctx.telemetry.record_loop_latency(
+                ObjectType::ScaledObject,
+                &spec.namespace,
+                &spec.name,
+                late.as_secs_f64(),
+            );
             let mut state = state.lock().await;
             check(&ctx, &spec, &mut state).await;
         }

@@ -114,9 +114,10 @@ pub(crate) async fn check_failed(
         reason::UNKNOWN_STATE,
         message::CHECK_FAILED,
     );
-    // The object here may predate our last status write; the context remembers what we reported.
+    // The object here may predate our last status write; the context remembers what we reported,
+    // so a retry of the same failure writes nothing.
     let changed = ctx.new_failure(loop_key, msg);
-    if conditions != so.conditions() {
+    if changed && conditions != so.conditions() {
         let (ns, name) = key(so);
         patch(
             ctx,

@@ -27,6 +27,7 @@ pub(crate) struct Running {
     pub(crate) task: JoinHandle<()>,
     pub(crate) metrics: MetricsStore,
     pub(crate) loops: ebb_operator::ScaleLoops,
+    pub(crate) telemetry: std::sync::Arc<ebb_telemetry::Metrics>,
 }
 
 impl World {
@@ -57,11 +58,13 @@ impl World {
         let operator = Operator::new(self.kube.client(), config);
         let metrics = operator.metrics();
         let loops = operator.loops();
+        let telemetry = operator.telemetry();
         let task = tokio::spawn(operator.run(futures::future::pending()));
         self.operator = Some(Running {
             task,
             metrics,
             loops,
+            telemetry,
         });
     }
 
@@ -214,6 +217,20 @@ impl World {
             .filter(|e| e["regarding"]["name"] == name && e["reason"] == reason)
             .map(|e| e["series"]["count"].as_u64().unwrap_or(1))
             .sum()
+    }
+
+    /// Waits until an Event with each of `reasons` regarding `name` exists (Events are published
+    /// in the background, after the change they report).
+    pub(crate) async fn wait_events(&self, ns: &str, name: &str, reasons: &[&str]) {
+        for reason in reasons {
+            eventually(reason, Duration::from_secs(10), || {
+                self.event_reasons(ns, name)
+                    .iter()
+                    .any(|r| r == reason)
+                    .then_some(())
+            })
+            .await;
+        }
     }
 
     /// Event reasons regarding `name`, in creation order.

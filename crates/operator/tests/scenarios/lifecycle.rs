@@ -81,14 +81,17 @@ async fn paused_replicas_deletes_the_hpa_pins_replicas_and_unpausing_recreates_i
             .then_some(())
     })
     .await;
-    let reasons = world.event_reasons("default", "so");
-    for r in [
-        "ScaledObjectPaused",
-        "KEDAScalersStopped",
-        "ScaledObjectUnpaused",
-    ] {
-        assert!(reasons.contains(&r.to_owned()), "{r} in {reasons:?}");
-    }
+    world
+        .wait_events(
+            "default",
+            "so",
+            &[
+                "ScaledObjectPaused",
+                "KEDAScalersStopped",
+                "ScaledObjectUnpaused",
+            ],
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

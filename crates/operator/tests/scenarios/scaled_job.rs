@@ -288,15 +288,16 @@ async fn rollout_pause_and_deletion() {
                 .is_none()
         );
     }
-    let reasons = world.event_reasons("default", "roll");
-    assert!(
-        reasons.contains(&"ScaledJobRolloutCleanupStarted".to_owned()),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons.contains(&"ScaledJobRolloutCleanupCompleted".to_owned()),
-        "{reasons:?}"
-    );
+    world
+        .wait_events(
+            "default",
+            "roll",
+            &[
+                "ScaledJobRolloutCleanupStarted",
+                "ScaledJobRolloutCleanupCompleted",
+            ],
+        )
+        .await;
 
     // Paused: no Jobs however large the backlog.
     sj_api(&world)
@@ -351,18 +352,18 @@ async fn rollout_pause_and_deletion() {
         world.jobs("default", "roll").is_empty().then_some(())
     })
     .await;
-    let reasons = world.event_reasons("default", "roll");
-    for reason in [
-        "ScaledJobPaused",
-        "ScaledJobUnpaused",
-        "KEDAScalersStopped",
-        "ScaledJobDeleted",
-    ] {
-        assert!(
-            reasons.contains(&reason.to_owned()),
-            "{reason}: {reasons:?}"
-        );
-    }
+    world
+        .wait_events(
+            "default",
+            "roll",
+            &[
+                "ScaledJobPaused",
+                "ScaledJobUnpaused",
+                "KEDAScalersStopped",
+                "ScaledJobDeleted",
+            ],
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

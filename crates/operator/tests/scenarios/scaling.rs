@@ -73,19 +73,20 @@ async fn activation_scales_zero_to_one_and_cooldown_scales_back_to_zero() {
         (world.replicas("default", "app") == 0).then_some(())
     })
     .await;
-    let reasons = world.event_reasons("default", "so");
-    assert!(
-        reasons.contains(&"KEDAScaleTargetActivated".to_owned()),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons.contains(&"KEDAScaleTargetDeactivated".to_owned()),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons.contains(&"KEDAScalersStarted".to_owned()),
-        "{reasons:?}"
-    );
+    // Events are published in the background: wait for them rather than race them.
+    for reason in [
+        "KEDAScaleTargetActivated",
+        "KEDAScaleTargetDeactivated",
+        "KEDAScalersStarted",
+    ] {
+        eventually(reason, T, || {
+            world
+                .event_reasons("default", "so")
+                .contains(&reason.to_owned())
+                .then_some(())
+        })
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,4 +256,96 @@ async fn fallback_serves_target_times_replicas_after_the_failure_threshold_and_r
             .then_some(())
     })
     .await;
+}
+
+/// KEDA's per-trigger series and Ebb's decision log (`/explain`) follow the loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_reports_trigger_values_and_decisions() {
+    let world = World::start().await;
+    world.deployment("default", "app", 0).await;
+    world
+        .create(metrics_api_so(
+            &world,
+            "default",
+            "so",
+            "app",
+            "q",
+            json!({}),
+        ))
+        .await;
+    world.server.set("q", 12.0);
+    eventually("scaled to 1", T, || {
+        (world.replicas("default", "app") == 1).then_some(())
+    })
+    .await;
+    let telemetry = world.operator.as_ref().unwrap().telemetry.clone();
+    let line = eventually("keda_scaler_metrics_value", T, || {
+        telemetry
+            .encode()
+            .lines()
+            .find(|l| {
+                l.starts_with("keda_scaler_metrics_value{")
+                    && l.contains("scaledObject=\"so\"")
+                    && l.contains("metric=\"s0-metric-api-value\"")
+                    && l.contains("scaler=\"metrics-apiScaler\"")
+            })
+            .map(str::to_owned)
+    })
+    .await;
+    assert_eq!(
+        line.rsplit(' ').next().unwrap().parse::<f64>().unwrap(),
+        12.0
+    );
+    let text = telemetry.encode();
+    assert!(
+        text.lines().any(|l| l.starts_with("keda_scaler_active{")
+            && l.contains("scaledObject=\"so\"")
+            && l.ends_with(" 1")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("keda_resource_registered_total{")
+                && l.contains("type=\"scaled_object\"")
+                && l.ends_with(" 1")),
+        "{text}"
+    );
+    let answer = telemetry
+        .decisions()
+        .answer("/explain/scaledobject/default/so")
+        .expect("an /explain path");
+    assert_eq!(answer.status, 200);
+    let log: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    let text = log.to_string();
+    assert!(text.contains("scaled 0→1"), "{text}");
+    assert!(text.contains("s0-metric-api-value"), "{text}");
+    // The first check scales 0→1; the next ones leave 1..N to the HPA: a new outcome, an Event.
+    eventually("EbbScalingDecisionChanged", T, || {
+        (world.event_count("default", "so", "EbbScalingDecisionChanged") >= 1).then_some(())
+    })
+    .await;
+
+    // Deleting the object removes its scaler series and its decision log (counters stay).
+    world
+        .so_api("default")
+        .delete("so", &Default::default())
+        .await
+        .unwrap();
+    eventually("scaler series gone", T, || {
+        let text = telemetry.encode();
+        (!text.lines().any(|l| {
+            (l.starts_with("keda_scaler_metrics_value{") || l.starts_with("keda_scaler_active{"))
+                && l.contains("scaledObject=\"so\"")
+        }))
+        .then_some(())
+    })
+    .await;
+    assert_eq!(
+        telemetry
+            .decisions()
+            .answer("/explain/scaledobject/default/so")
+            .unwrap()
+            .status,
+        404
+    );
 }
