@@ -65,3 +65,31 @@ pub const DEFAULT_VAULT_SERVICE_ACCOUNT_TOKEN_PATH: &str =
     "/var/run/secrets/kubernetes.io/serviceaccount/token";
 /// Default secret version read from GCP Secret Manager.
 pub const DEFAULT_GCP_SECRET_VERSION: &str = "latest";
+
+// ------------------------------------------------------------------------------------------------
+// Ebb extensions (not KEDA's). KEDA ignores unknown annotations, so a manifest carrying these still
+// means the same to KEDA; without them Ebb behaves exactly as KEDA does.
+
+/// On a ScaledJob: opts in to task data. The value names the trigger (its `name`, or its index such
+/// as `"0"`) whose queue hands out messages; each Job gets the one message it was created for.
+pub const TASK_DATA_TRIGGER_ANNOTATION: &str = "taskdata.ebb.dev/trigger";
+/// On a ScaledJob with task data: the queue / list / stream on the same broker that receives a
+/// message whose Jobs failed `max-attempts` times (or whose payload is too large). Without it such
+/// a message is dropped with a Warning.
+pub const TASK_DATA_DEAD_LETTER_ANNOTATION: &str = "taskdata.ebb.dev/dead-letter";
+/// On a ScaledJob with task data: failed Jobs per message before it is dead-lettered (≥ 1).
+pub const TASK_DATA_MAX_ATTEMPTS_ANNOTATION: &str = "taskdata.ebb.dev/max-attempts";
+/// Failed Jobs per message before dead-lettering when the annotation is absent.
+pub const DEFAULT_TASK_DATA_MAX_ATTEMPTS: u32 = 3;
+/// Env var holding the message payload (when it fits `ebb_core::task::MAX_ENV_BYTES`).
+pub const TASK_DATA_ENV: &str = "KEDA_TASK_DATA";
+/// Env var naming the file holding the payload (larger payloads, or bytes that are not text).
+pub const TASK_DATA_FILE_ENV: &str = "KEDA_TASK_DATA_FILE";
+/// Env var holding the message's id (stable across redeliveries where the broker has one).
+pub const TASK_ID_ENV: &str = "KEDA_TASK_ID";
+/// Env var naming where the message came from, e.g. `rabbitmq/<vhost>/<queue>` (no credentials).
+pub const TASK_SOURCE_ENV: &str = "KEDA_TASK_SOURCE";
+/// The file a Job reads a large payload from: key `data` of a Secret mounted at `/var/run/keda-task`.
+pub const TASK_DATA_FILE_PATH: &str = "/var/run/keda-task/data";
+/// Header / attribute / field carrying the reason on a dead-lettered message.
+pub const TASK_FAILURE_REASON_HEADER: &str = "ebb-failure-reason";

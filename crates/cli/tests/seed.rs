@@ -32,10 +32,15 @@ fn azurite_connection_string() -> String {
 
 /// `ebb demo <args>` on the example's queue (`images`) in Azurite; returns its stdout.
 fn demo(args: &[&str]) -> String {
+    demo_on("images", args)
+}
+
+/// `ebb demo <args>` on `queue` in Azurite; returns its stdout.
+fn demo_on(queue: &str, args: &[&str]) -> String {
     let out = Command::new(EBB)
         .arg("demo")
         .args(args)
-        .args(["--azure-queue", "images"])
+        .args(["--azure-queue", queue])
         .env(
             "AZURE_STORAGE_CONNECTION_STRING",
             azurite_connection_string(),
@@ -52,7 +57,7 @@ fn demo(args: &[&str]) -> String {
 }
 
 #[test]
-fn image_processing_runs_one_job_per_storage_queue_message_against_azurite() {
+fn image_processing_runs_one_job_per_storage_queue_message_with_its_event_against_azurite() {
     let dir = tempfile::tempdir().unwrap();
     let processed = dir.path().join("processed.txt");
     let overrides = dir.path().join("azurite.yaml");
@@ -68,6 +73,13 @@ fn image_processing_runs_one_job_per_storage_queue_message_against_azurite() {
         ),
     )
     .unwrap();
+    // The dead-letter queue the example names exists (empty); nothing should land in it.
+    demo_on(
+        "images-poison",
+        &[
+            "produce", "--reset", "--burst", "0", "--rate", "0", "--for", "0s", "--exit",
+        ],
+    );
     let produced = demo(&[
         "produce", "--reset", "--burst", "6", "--rate", "0", "--for", "0s", "--exit",
     ]);
@@ -81,6 +93,8 @@ fn image_processing_runs_one_job_per_storage_queue_message_against_azurite() {
     let out = Command::new(EBB)
         .args(["run", "--plain", "--for", "12s", "-f", example, "-f"])
         .arg(&overrides)
+        // Task data journals of this run only.
+        .env("EBB_STATE_DIR", dir.path().join("state"))
         .output()
         .unwrap();
     let text = format!(
@@ -106,7 +120,15 @@ fn image_processing_runs_one_job_per_storage_queue_message_against_azurite() {
     assert_eq!(text.matches(": Complete (exit 0)").count(), 6, "{text}");
     assert!(!text.contains(": Failed"), "{text}");
 
-    // Each message processed (and deleted) exactly once.
+    // Task data: each Job took its own message (the run says so) and saw it in $KEDA_TASK_DATA.
+    assert!(
+        text.contains("task data from spec.triggers[0] (azure-queue), 3 attempt(s) per message"),
+        "{text}"
+    );
+    assert!(!text.contains("WARNING"), "{text}");
+    assert!(!text.contains("ERROR"), "{text}");
+
+    // Each message processed exactly once, by the Job created for it.
     let lines: Vec<String> = std::fs::read_to_string(&processed)
         .unwrap()
         .lines()
@@ -122,7 +144,10 @@ fn image_processing_runs_one_job_per_storage_queue_message_against_azurite() {
     let expected: BTreeSet<String> = (1..=6).map(|n| format!("{producer}-{n}")).collect();
     assert_eq!(texts, expected, "{lines:?}");
 
-    // The queue ends empty: a last worker finds nothing.
+    // The queue ends empty (every message was deleted once its Job existed), and so does the
+    // dead-letter queue: a last worker finds nothing in either.
     let last = demo(&["work", "--once", "--per-second", "1000"]);
     assert!(last.contains("the queue stayed empty"), "{last}");
+    let poison = demo_on("images-poison", &["work", "--once", "--per-second", "1000"]);
+    assert!(poison.contains("the queue stayed empty"), "{poison}");
 }

@@ -9,6 +9,7 @@ pub mod hpa;
 pub mod modifiers;
 pub mod scaled_job;
 pub mod scaled_object;
+pub mod task;
 pub mod trace;
 pub mod trigger;
 

@@ -10,6 +10,7 @@ mod scaled_job_loop;
 mod scaled_object_loop;
 mod setup;
 mod supervisor;
+mod task_data;
 mod triggers;
 mod view;
 mod workload;
@@ -50,6 +51,9 @@ pub struct Options {
     pub terminal: bool,
     /// ClusterTriggerAuthentications read Secrets from this namespace.
     pub cluster_object_namespace: String,
+    /// Task data journals (`<dir>/<namespace>/<scaledjob>/tasks/`): the Jobs that exist, so a
+    /// restarted run loses no message. Default `$EBB_STATE_DIR`, else `<temp dir>/ebb-run`.
+    pub state_dir: PathBuf,
 }
 
 impl Options {
@@ -65,6 +69,9 @@ impl Options {
             self_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ebb")),
             terminal: false,
             cluster_object_namespace: "keda".into(),
+            state_dir: std::env::var_os("EBB_STATE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| std::env::temp_dir().join("ebb-run")),
         }
     }
 }

@@ -61,9 +61,21 @@ pub(crate) fn start(
     name: &str,
     output: &Output,
 ) -> io::Result<Running> {
+    start_with_env(template, name, output, &BTreeMap::new())
+}
+
+/// Starts `template` as replica `name` with `extra` env on top of the container's (a task's
+/// `KEDA_TASK_*` variables).
+pub(crate) fn start_with_env(
+    template: &ProcessTemplate,
+    name: &str,
+    output: &Output,
+    extra: &BTreeMap<String, String>,
+) -> io::Result<Running> {
     let mut cmd = Command::new(&template.program);
     cmd.args(&template.args)
         .envs(&template.env)
+        .envs(extra)
         // A pod's hostname is its name; workers can tell replicas apart.
         .env("HOSTNAME", name)
         .env("EBB_REPLICA", name)

@@ -2,7 +2,8 @@
 //! strategy says how many Jobs to create (`ebb_core::scaled_job`); each Job is one local process
 //! that runs once — exit 0 is Complete, anything else Failed (no retries: backoffLimit and
 //! restartPolicy OnFailure are not modelled). Finished Jobs are kept per the history limits; a
-//! pruned Job's log file goes with it.
+//! pruned Job's log file goes with it. With task data (`taskdata.ebb.dev/trigger`) each Job takes
+//! one message first and never more Jobs start than messages were taken (`task_data`).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::supervisor::{JobEnd, JobSet};
+use crate::task_data::TaskJobs;
 use crate::triggers::{Reading, Trigger, measure_all};
 use crate::view::{Row, View, number};
 
@@ -36,6 +38,8 @@ pub(crate) struct ScaledJobLoop {
     pub(crate) log_dir: Option<PathBuf>,
     pub(crate) view: Arc<View>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Task data: each Job gets its own message (`None`: KEDA's behaviour).
+    pub(crate) tasks: Option<TaskJobs>,
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +61,19 @@ impl ScaledJobLoop {
             self.display,
             self.polling_interval.as_secs_f64()
         ));
+        if let Some(tasks) = &mut self.tasks {
+            self.view
+                .log(format!("{}: {}", self.display, tasks.describe()));
+            let resumed = tasks.resume().await;
+            if !resumed.is_empty() {
+                self.view.log(format!(
+                    "{}: resumed {} task Job(s) left in flight: {}",
+                    self.display,
+                    resumed.len(),
+                    resumed.join(", ")
+                ));
+            }
+        }
         let mut poll = tokio::time::interval(self.polling_interval);
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut refresh = tokio::time::interval(Duration::from_millis(250));
@@ -67,7 +84,7 @@ impl ScaledJobLoop {
                     self.metrics.record_loop_latency(ObjectType::ScaledJob, &self.namespace, &self.name, late.as_secs_f64());
                     self.collect(&mut history);
                     readings = measure_all(&self.triggers, self.measure_timeout, &self.metrics).await;
-                    let (l, w) = self.poll(&readings);
+                    let (l, w) = self.poll(&readings).await;
                     if !l.is_empty() {
                         last = l;
                     }
@@ -82,10 +99,22 @@ impl ScaledJobLoop {
             self.show(&readings, &history, &last, &why);
         }
         self.jobs.shutdown().await;
+        if let Some(tasks) = &mut self.tasks {
+            tasks.shutdown().await;
+        }
         self.show(&readings, &history, &last, &why);
     }
 
-    fn poll(&mut self, readings: &[Reading]) -> (String, String) {
+    /// Unfinished Jobs, task-data ones included.
+    fn running(&self) -> u32 {
+        self.jobs.running() + self.tasks.as_ref().map_or(0, TaskJobs::running)
+    }
+
+    fn pending(&self) -> u32 {
+        self.jobs.pending() + self.tasks.as_ref().map_or(0, TaskJobs::pending)
+    }
+
+    async fn poll(&mut self, readings: &[Reading]) -> (String, String) {
         let mut errors = false;
         let metrics: Vec<JobTriggerMetrics> = self
             .triggers
@@ -110,30 +139,50 @@ impl ScaledJobLoop {
         }
         let aggregated = aggregate(&self.policy, &metrics);
         let counts = JobCounts {
-            running: self.jobs.running(),
-            pending: self.jobs.pending(),
+            running: self.running(),
+            pending: self.pending(),
         };
         let decision = jobs_to_create(&self.policy, &aggregated, counts);
         let mut last = String::new();
-        if decision.create > 0 {
-            let names: Vec<String> = (0..decision.create).map(|_| self.jobs.create()).collect();
-            last = format!("created {} Job(s)", decision.create);
+        let mut why = decision.why;
+        let names: Vec<String> = match &mut self.tasks {
+            // One Job per message taken, never more than the strategy asks for.
+            Some(tasks) => match tasks.take(decision.create as usize).await {
+                Ok(names) => names,
+                Err(e) => {
+                    self.metrics.record_object_error(
+                        ObjectType::ScaledJob,
+                        &self.namespace,
+                        &self.name,
+                    );
+                    why = format!("{why}; task data: {e}");
+                    Vec::new()
+                }
+            },
+            None => (0..decision.create).map(|_| self.jobs.create()).collect(),
+        };
+        if !names.is_empty() {
+            last = format!("created {} Job(s)", names.len());
             self.view.log(format!(
                 "{}: KEDAJobsCreated: Created {} jobs ({}): {}",
                 self.display,
-                decision.create,
+                names.len(),
                 names.join(", "),
-                decision.why
+                why
             ));
         }
-        (last, decision.why)
+        (last, why)
     }
 
     /// Moves ended Jobs into the history, pruning the oldest beyond the limits.
     fn collect(&mut self, history: &mut History) {
+        let mut ended = self.jobs.ended();
+        if let Some(tasks) = &mut self.tasks {
+            ended.extend(tasks.ended());
+        }
         for JobEnd {
             name, succeeded, ..
-        } in self.jobs.ended()
+        } in ended
         {
             let (list, limit) = if succeeded {
                 history.total_succeeded += 1;
@@ -174,12 +223,20 @@ impl ScaledJobLoop {
             Row {
                 object: self.display.clone(),
                 triggers,
-                desired: self.jobs.running(),
-                running: self.jobs.running() - self.jobs.pending().min(self.jobs.running()),
-                notes: format!(
-                    "{} complete, {} failed",
-                    history.total_succeeded, history.total_failed
-                ),
+                desired: self.running(),
+                running: self.running() - self.pending().min(self.running()),
+                notes: match &self.tasks {
+                    Some(tasks) => format!(
+                        "{} complete, {} failed; {}",
+                        history.total_succeeded,
+                        history.total_failed,
+                        tasks.counts().summary()
+                    ),
+                    None => format!(
+                        "{} complete, {} failed",
+                        history.total_succeeded, history.total_failed
+                    ),
+                },
                 last: last.to_owned(),
                 why: why.to_owned(),
             },

@@ -314,9 +314,12 @@ fn scaled_job(
         env_source_container: sj.spec.env_source_container_name.as_deref(),
         as_metric_source: false,
     };
-    let (triggers, _) =
+    let (triggers, resolved) =
         build_all(&sj.spec.triggers, &scope, objects, clients, metrics).map_err(fail)?;
     let policy = scaled_job_policy(sj).map_err(|e| fail(e.to_string()))?;
+    let state = crate::task_data::state_dir(&options.state_dir, ns, &name);
+    let tasks = crate::task_data::plan(sj, &resolved, &display, ns, &template, ctx, clients, state)
+        .map_err(fail)?;
     let limit = |v: i32| usize::try_from(v).unwrap_or(0);
     Ok(Loop::Job(Box::new(ScaledJobLoop {
         display,
@@ -332,5 +335,6 @@ fn scaled_job(
         log_dir: options.log_dir.clone(),
         view: ctx.view.clone(),
         metrics: metrics.clone(),
+        tasks,
     })))
 }

@@ -8,6 +8,7 @@ pub mod object;
 pub mod objects;
 pub mod policy;
 pub mod scaler_params;
+pub mod task_data;
 
 use std::fmt;
 

@@ -14,6 +14,7 @@ pub mod pool;
 pub mod registry;
 pub mod scaler;
 pub mod secret;
+pub mod task;
 pub mod tls;
 
 #[cfg(test)]

@@ -15,6 +15,10 @@ pub(crate) fn check(sj: &ScaledJob, out: &mut Vec<Violation>) {
     check_job_template(spec, out);
     check_scaling_strategy(spec, out);
     triggers::check(&spec.triggers, Owner::ScaledJob, out);
+    // Ebb's task data annotations (KEDA ignores them).
+    if let Err(e) = crate::task_data::TaskDataSettings::from_scaled_job(sj) {
+        out.push(Violation::new(e.path(), e.message));
+    }
 }
 
 fn check_counts(spec: &ScaledJobSpec, out: &mut Vec<Violation>) {
