@@ -226,7 +226,10 @@ async fn serve_metrics_api(
         .listen(bind_address(&args.metrics_server_bind_address)?)
         .token_reviewer(auth.clone())
         .authorizer(auth)
-        .webhook(Arc::new(KubeClusterLookup::new(client.clone())));
+        .webhook(Arc::new(KubeClusterLookup::new(client.clone())))
+        .observer(Arc::new(ebb_operator::external_metrics::TelemetryObserver(
+            operator.telemetry(),
+        )));
     if let Some(config) = requestheader::load(client.clone()).await? {
         builder = builder.requestheader(config);
     }

@@ -36,7 +36,7 @@ pub mod webhook;
 pub use authn::{AuthError, KubeDelegatedAuth, TokenReviewer, UserInfo};
 pub use authz::{Attributes, Authorizer};
 pub use requestheader::RequestHeaderConfig;
-pub use server::{Builder, MetricsApiServer, ServerError, ServerHandle};
+pub use server::{Builder, MetricsApiServer, RequestObserver, ServerError, ServerHandle};
 pub use source::{ExternalMetricValue, InMemoryMetrics, MetricsError, MetricsSource};
 pub use tls::ServingCert;
 pub use webhook::{ClusterLookup, KubeClusterLookup, LookupError};

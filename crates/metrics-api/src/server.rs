@@ -53,8 +53,16 @@ pub enum ServerError {
     Tls(#[from] TlsError),
 }
 
+/// Told about every request the server answered (the operator turns it into
+/// `ebb_metrics_api_request_duration_seconds`).
+pub trait RequestObserver: Send + Sync {
+    /// `request`: `external_metrics`, `admission`, `discovery` or `health`; `code`: the HTTP status.
+    fn observe(&self, request: &'static str, code: u16, seconds: f64);
+}
+
 /// Everything the server needs; build with [`MetricsApiServer::builder`].
 pub struct Builder {
+    observer: Option<Arc<dyn RequestObserver>>,
     addr: SocketAddr,
     cert: Arc<ServingCert>,
     source: Arc<dyn MetricsSource>,
@@ -96,6 +104,12 @@ impl Builder {
         self
     }
 
+    /// Report every request's kind, status and duration to `observer`.
+    pub fn observer(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Binds the listener; serve with [`MetricsApiServer::run`].
     pub async fn bind(self) -> Result<MetricsApiServer, ServerError> {
         let listener = TcpListener::bind(self.addr)
@@ -121,6 +135,7 @@ impl Builder {
                 .authorizer
                 .map(|a| CachedAuthorizer::new(a, AUTH_CACHE_TTL, AUTH_CACHE_CAPACITY)),
             lookup: self.lookup,
+            observer: self.observer,
         });
         Ok(MetricsApiServer {
             listener,
@@ -138,6 +153,7 @@ struct Shared {
     tokens: Option<CachedTokenReviewer>,
     authorizer: Option<CachedAuthorizer>,
     lookup: Option<Arc<dyn ClusterLookup>>,
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 /// Changes a running server's certificates and front-proxy trust; cheap to clone.
@@ -194,6 +210,7 @@ impl MetricsApiServer {
             tokens: None,
             authorizer: None,
             lookup: None,
+            observer: None,
         }
     }
 
@@ -312,11 +329,43 @@ fn router(shared: Arc<Shared>) -> Router {
     if shared.lookup.is_some() {
         router = router.route("/{path}", post(admission));
     }
-    router
+    let observer = shared.observer.clone();
+    let router = router
         .fallback(|| async {
             ApiStatus::not_found("the server could not find the requested resource")
         })
-        .with_state(shared)
+        .with_state(shared);
+    match observer {
+        Some(observer) => router.layer(axum::middleware::from_fn(
+            move |request: Request<Body>, next: axum::middleware::Next| {
+                let observer = observer.clone();
+                async move {
+                    let kind = request_kind(request.method(), request.uri().path());
+                    let start = std::time::Instant::now();
+                    let response = next.run(request).await;
+                    observer.observe(
+                        kind,
+                        response.status().as_u16(),
+                        start.elapsed().as_secs_f64(),
+                    );
+                    response
+                }
+            },
+        )),
+        None => router,
+    }
+}
+
+fn request_kind(method: &axum::http::Method, path: &str) -> &'static str {
+    if path.starts_with("/apis/external.metrics.k8s.io/v1beta1/namespaces/") {
+        "external_metrics"
+    } else if method == axum::http::Method::POST {
+        "admission"
+    } else if matches!(path, "/healthz" | "/readyz" | "/livez") {
+        "health"
+    } else {
+        "discovery"
+    }
 }
 
 async fn ok() -> &'static str {

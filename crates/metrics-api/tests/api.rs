@@ -314,3 +314,44 @@ async fn a_new_front_proxy_ca_applies_to_new_connections() {
         .unwrap();
     assert_eq!(c.get(&path, &ALICE).await.status, 200);
 }
+
+/// Records what the observer was told.
+#[derive(Default)]
+struct Seen(std::sync::Mutex<Vec<(&'static str, u16)>>);
+
+impl ebb_metrics_api::RequestObserver for Seen {
+    fn observe(&self, request: &'static str, code: u16, seconds: f64) {
+        assert!(seconds >= 0.0);
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((request, code));
+    }
+}
+
+#[tokio::test]
+async fn every_request_reaches_the_observer_with_its_kind_and_status() {
+    let seen = std::sync::Arc::new(Seen::default());
+    let observer = seen.clone();
+    let f = start(move |b| b.observer(observer)).await;
+    let proxy = f.proxy_ca.client("front-proxy-client");
+    let mut c = connect(f.addr, &f.server_ca.pem, Some(&proxy), Proto::H1)
+        .await
+        .unwrap();
+    c.get("/healthz", &[]).await;
+    c.get("/apis/external.metrics.k8s.io/v1beta1", &ALICE).await;
+    let ok =
+        format!("/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/s0-rabbitmq-orders{SO}");
+    c.get(&ok, &ALICE).await;
+    let missing = format!("/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/s9-nothing{SO}");
+    c.get(&missing, &ALICE).await;
+    assert_eq!(
+        *seen.0.lock().unwrap(),
+        vec![
+            ("health", 200),
+            ("discovery", 200),
+            ("external_metrics", 200),
+            ("external_metrics", 404)
+        ]
+    );
+}

@@ -35,3 +35,13 @@ impl ApiSource for StoreSource {
         Box::pin(async move { answer })
     }
 }
+
+/// Request latencies of the metrics API and webhook, into `ebb_metrics_api_request_duration_seconds`.
+#[derive(Clone, Debug)]
+pub struct TelemetryObserver(pub std::sync::Arc<ebb_telemetry::Metrics>);
+
+impl ebb_metrics_api::RequestObserver for TelemetryObserver {
+    fn observe(&self, request: &'static str, code: u16, seconds: f64) {
+        self.0.record_metrics_api_request(request, code, seconds);
+    }
+}
