@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use ebb_core::scaled_job::{
     JobCounts, JobTriggerMetrics, ScaledJobPolicy, aggregate, jobs_to_create,
 };
+use ebb_core::trace::{DecisionRecord, TriggerRecord};
 use ebb_telemetry::{Metrics, ObjectType};
+use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
@@ -143,6 +145,27 @@ impl ScaledJobLoop {
             pending: self.pending(),
         };
         let decision = jobs_to_create(&self.policy, &aggregated, counts);
+        let records = self
+            .triggers
+            .iter()
+            .zip(readings)
+            .filter_map(|(t, r)| match r {
+                Reading::Value { value, active } => Some(TriggerRecord::measured(
+                    &t.metric_name,
+                    *value,
+                    t.target,
+                    *active,
+                )),
+                Reading::Failed(e) => Some(TriggerRecord::failed(&t.metric_name, t.target, e)),
+                Reading::NotPolled => None,
+            })
+            .collect();
+        self.metrics.record_decision(
+            ObjectType::ScaledJob,
+            &self.namespace,
+            &self.name,
+            DecisionRecord::scaled_job(records, &aggregated, counts, &decision, Timestamp::now()),
+        );
         let mut last = String::new();
         let mut why = decision.why;
         let names: Vec<String> = match &mut self.tasks {
