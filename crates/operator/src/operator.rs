@@ -90,10 +90,19 @@ where
     let (reader, writer) = reflector::store();
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(strip)
         .reflect(writer)
         .for_each(|_| future::ready(()));
     tasks.push(tokio::spawn(stream).abort_handle());
     reader
+}
+
+/// Cached Secrets, ConfigMaps and (Cluster)TriggerAuthentications drop `managedFields`: nothing
+/// here reads them, and they are often the larger half of an object. (The ScaledObject and
+/// ScaledJob caches belong to their controllers, which take no such hook without kube's unstable
+/// stream-control feature.)
+fn strip<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
 }
 
 /// ScaledObjects reconcile on spec (generation), labels, annotations, finalizers and deletion,
