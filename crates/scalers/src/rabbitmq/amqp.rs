@@ -119,11 +119,9 @@ impl AmqpClient {
         let props = ConnectionProperties::default()
             .with_connection_name(self.connection_name.as_str().into());
         let connect = async {
-            match &self.key.tls {
-                Some(tls) => self.connect_tls(tls, props).await,
-                None => Connection::connect(self.key.uri.expose(), props).await,
-            }
-            .map_err(|e| self.error("connecting", &e))
+            connect(&self.key, props)
+                .await
+                .map_err(|e| self.error("connecting", &e))
         };
         let conn = tokio::time::timeout(self.key.timeout, connect)
             .await
@@ -136,42 +134,6 @@ impl AmqpClient {
             .map_err(|e| self.error("opening a channel", &e))?;
         *state = Some((conn, channel.clone()));
         Ok(channel)
-    }
-
-    /// Connects over TLS with Ebb's rustls config, through lapin's transport hook.
-    async fn connect_tls(
-        &self,
-        tls: &TlsSettings,
-        props: ConnectionProperties,
-    ) -> lapin::Result<Connection> {
-        let mut uri: lapin::uri::AMQPUri =
-            self.key.uri.expose().parse().map_err(|_| {
-                lapin::Error::from(std::io::Error::other("host is not an AMQP URI"))
-            })?;
-        if tls.cert.is_some() && uri.authority.userinfo.password.is_empty() {
-            uri.query.auth_mechanism = Some(lapin::uri::SASLMechanism::External);
-        }
-        let config = tls
-            .client_config()
-            .map_err(|e| lapin::Error::from(std::io::Error::other(e.to_string())))?;
-        let connector = lapin::tcp::RustlsConnector::from(Arc::new(config));
-        let runtime = lapin::runtime::default_runtime()?;
-        Connection::connector(
-            uri,
-            runtime,
-            async move |uri, runtime| {
-                let host = uri.authority.host.clone();
-                let addrs: Vec<SocketAddr> =
-                    tokio::net::lookup_host((host.as_str(), uri.authority.port))
-                        .await?
-                        .collect();
-                let plain = lapin::tcp::AsyncTcpStream::connect(&runtime, addrs).await?;
-                // The host names the server for SNI and for certificate verification.
-                Ok(plain.into_rustls(&connector, &host).await?)
-            },
-            props,
-        )
-        .await
     }
 
     fn error(&self, doing: &str, e: &lapin::Error) -> MeasureError {
@@ -252,5 +214,46 @@ pub(crate) async fn queue_info(
             ..QueueInfo::default()
         })
     })
+    .await
+}
+
+/// Opens a connection for `key`: plain, or over TLS with Ebb's one rustls config through lapin's
+/// transport hook (SASL EXTERNAL when a client certificate comes without a password). The scaler's
+/// shared clients and the task-data source both connect through here.
+pub(crate) async fn connect(
+    key: &AmqpKey,
+    props: ConnectionProperties,
+) -> lapin::Result<Connection> {
+    let Some(tls) = &key.tls else {
+        return Connection::connect(key.uri.expose(), props).await;
+    };
+    let mut uri: lapin::uri::AMQPUri = key
+        .uri
+        .expose()
+        .parse()
+        .map_err(|_| lapin::Error::from(std::io::Error::other("host is not an AMQP URI")))?;
+    if tls.cert.is_some() && uri.authority.userinfo.password.is_empty() {
+        uri.query.auth_mechanism = Some(lapin::uri::SASLMechanism::External);
+    }
+    let config = tls
+        .client_config()
+        .map_err(|e| lapin::Error::from(std::io::Error::other(e.to_string())))?;
+    let connector = lapin::tcp::RustlsConnector::from(Arc::new(config));
+    let runtime = lapin::runtime::default_runtime()?;
+    Connection::connector(
+        uri,
+        runtime,
+        async move |uri, runtime| {
+            let host = uri.authority.host.clone();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), uri.authority.port))
+                    .await?
+                    .collect();
+            let plain = lapin::tcp::AsyncTcpStream::connect(&runtime, addrs).await?;
+            // The host names the server for SNI and for certificate verification.
+            Ok(plain.into_rustls(&connector, &host).await?)
+        },
+        props,
+    )
     .await
 }

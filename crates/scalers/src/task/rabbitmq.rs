@@ -8,8 +8,6 @@
 //! whose Jobs are being created. Dead-letter publishes are confirmed (publisher confirms) and
 //! `mandatory`, so a missing target queue is an error, not a silent drop.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
@@ -23,7 +21,6 @@ use crate::pool::Clients;
 use crate::rabbitmq::amqp::AmqpKey;
 use crate::rabbitmq::{Config, Protocol};
 use crate::scaler::BoxFuture;
-use crate::tls::TlsSettings;
 
 /// Persistent delivery mode (survives a broker restart on a durable queue).
 const PERSISTENT: u8 = 2;
@@ -94,11 +91,9 @@ impl RabbitmqTasks {
         let props = ConnectionProperties::default()
             .with_connection_name(self.connection_name.as_str().into());
         let connect = async {
-            match &self.key.tls {
-                Some(tls) => self.connect_tls(tls, props).await,
-                None => Connection::connect(self.key.uri.expose(), props).await,
-            }
-            .map_err(|e| self.error("connecting", &e))
+            crate::rabbitmq::amqp::connect(&self.key, props)
+                .await
+                .map_err(|e| self.error("connecting", &e))
         };
         let connection = self.timed("connecting", connect).await??;
         let channel = connection
@@ -117,42 +112,6 @@ impl RabbitmqTasks {
             generation,
         });
         Ok((channel, generation))
-    }
-
-    /// TLS through Ebb's one rustls config on lapin's transport hook, as the scaler's shared client
-    /// connects (SASL EXTERNAL with a client certificate and no password).
-    async fn connect_tls(
-        &self,
-        tls: &TlsSettings,
-        props: ConnectionProperties,
-    ) -> lapin::Result<Connection> {
-        let mut uri: lapin::uri::AMQPUri =
-            self.key.uri.expose().parse().map_err(|_| {
-                lapin::Error::from(std::io::Error::other("host is not an AMQP URI"))
-            })?;
-        if tls.cert.is_some() && uri.authority.userinfo.password.is_empty() {
-            uri.query.auth_mechanism = Some(lapin::uri::SASLMechanism::External);
-        }
-        let config = tls
-            .client_config()
-            .map_err(|e| lapin::Error::from(std::io::Error::other(e.to_string())))?;
-        let connector = lapin::tcp::RustlsConnector::from(Arc::new(config));
-        let runtime = lapin::runtime::default_runtime()?;
-        Connection::connector(
-            uri,
-            runtime,
-            async move |uri, runtime| {
-                let host = uri.authority.host.clone();
-                let addrs: Vec<SocketAddr> =
-                    tokio::net::lookup_host((host.as_str(), uri.authority.port))
-                        .await?
-                        .collect();
-                let plain = lapin::tcp::AsyncTcpStream::connect(&runtime, addrs).await?;
-                Ok(plain.into_rustls(&connector, &host).await?)
-            },
-            props,
-        )
-        .await
     }
 
     async fn timed<T>(&self, doing: &str, fut: impl Future<Output = T>) -> Result<T, MeasureError> {
