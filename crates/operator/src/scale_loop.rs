@@ -103,6 +103,14 @@ impl ScaleLoops {
         }
     }
 
+    /// Whether a loop runs for `key` with `fingerprint` (and so would be kept by [`ScaleLoops::ensure`]).
+    pub fn runs_with(&self, key: &str, fingerprint: u64) -> bool {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running
+            .get(key)
+            .is_some_and(|r| r.fingerprint == fingerprint && !r.abort.is_finished())
+    }
+
     /// Whether a loop runs for `key`.
     pub fn is_running(&self, key: &str) -> bool {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);

@@ -351,9 +351,18 @@ async fn setup(ctx: &Arc<Context>, so: &ScaledObject, key: &str) -> Result<(), E
         &status.authentications_types,
         auths,
     );
-    status::ready(ctx, so, policy.valid_fallback().is_some(), fields).await?;
-
     let fp = fingerprint(so, &(&target.gvkr, &inputs.pod));
+    // A loop that keeps running owns Ready between reconciles (TriggerError and friends).
+    let loop_owns_ready = ctx.loops.runs_with(key, fp);
+    status::ready(
+        ctx,
+        so,
+        policy.valid_fallback().is_some(),
+        fields,
+        loop_owns_ready,
+    )
+    .await?;
+
     let period = Duration::from_secs(
         u64::try_from(so.spec.polling_interval())
             .unwrap_or(30)

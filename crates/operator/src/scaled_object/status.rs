@@ -46,21 +46,29 @@ fn key(so: &ScaledObject) -> (String, String) {
 
 /// Ready=True `ScaledObjectReady` (event when it was not True before); Fallback=False
 /// `NoFallbackFound` when there is no valid fallback; plus any other status fields in `extra`.
+/// With `loop_owns_ready` (its loop keeps running unchanged) Ready is left alone: the loop sets it
+/// at every poll (`TriggerError`, `PartialTriggerError`, or ready), and a reconcile for another
+/// reason (an HPA or TriggerAuthentication event) must not flip it back until the next poll.
 pub(crate) async fn ready(
     ctx: &Context,
     so: &ScaledObject,
     has_fallback: bool,
     extra: serde_json::Map<String, Value>,
+    loop_owns_ready: bool,
 ) -> Result<(), kube::Error> {
     let mut conditions = initialized(so);
     let was_ready = condition::find(&conditions, TYPE_READY).is_some_and(Condition::is_true);
-    condition::set(
-        &mut conditions,
-        TYPE_READY,
-        STATUS_TRUE,
-        reason::SCALED_OBJECT_READY,
-        message::SCALED_OBJECT_READY,
-    );
+    // The loop sets Ready at every poll; the cached object may not show its last write yet.
+    let keep = loop_owns_ready;
+    if !keep {
+        condition::set(
+            &mut conditions,
+            TYPE_READY,
+            STATUS_TRUE,
+            reason::SCALED_OBJECT_READY,
+            message::SCALED_OBJECT_READY,
+        );
+    }
     if !has_fallback {
         condition::set(
             &mut conditions,
@@ -81,7 +89,7 @@ pub(crate) async fn ready(
         let (ns, name) = key(so);
         patch(ctx, &ns, &name, &json!({"status": fields})).await?;
     }
-    if !was_ready {
+    if !was_ready && !keep {
         ctx.events.normal(
             &so.object_ref(&()),
             event_reason::SCALED_OBJECT_READY,
