@@ -13,6 +13,7 @@ pub mod external_metrics;
 pub mod health;
 pub mod leader;
 pub mod metrics_store;
+mod object_loop;
 mod operator;
 pub mod rate_limit;
 pub mod scale_loop;

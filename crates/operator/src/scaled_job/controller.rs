@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 
 use crate::context::Context;
 use crate::scale_loop::{LoopChange, loop_key};
-use crate::scaled_job::poll::{self, JobLoopSpec};
+use crate::scaled_job::poll::JobLoopSpec;
 use crate::scaled_job::{jobs, status};
 use crate::scalers_cache::{BuildError, ScalerInputs, build_all, resolve_all};
 
@@ -115,20 +115,16 @@ pub(crate) async fn reconcile(sj: Arc<ScaledJob>, ctx: Arc<Context>) -> Result<A
             ctx.reconciled(&key, None);
             let chain = crate::scaled_object::controller::error_chain(&e);
             tracing::warn!(namespace = %ns, name = %name, error = %chain, "reconcile failed");
-            if e.is_config() && ctx.loops.stop(&key) {
-                ctx.events.normal(
-                    &sj.object_ref(&()),
-                    event_reason::KEDA_SCALERS_STOPPED,
-                    "Stopped scalers watch",
-                );
-                crate::telemetry::forget(
+            if e.is_config() {
+                crate::object_loop::stop(
                     &ctx,
+                    &key,
+                    &sj.object_ref(&()),
                     ebb_telemetry::ObjectType::ScaledJob,
                     &ns,
                     &name,
                     &sj.spec.triggers,
                     &external_names(&sj),
-                    true,
                 );
             }
             if let Err(status_error) = check_failed(&ctx, &sj, &key, &chain).await {
@@ -163,23 +159,16 @@ async fn ensure_finalizer(ctx: &Context, sj: &ScaledJob) -> Result<Option<Scaled
 async fn finalize(ctx: &Context, sj: &ScaledJob, key: &str) -> Result<(), Error> {
     let (ns, name) = names(sj);
     let regarding = sj.object_ref(&());
-    if ctx.loops.stop(key) {
-        ctx.events.normal(
-            &regarding,
-            event_reason::KEDA_SCALERS_STOPPED,
-            "Stopped scalers watch",
-        );
-        let (ns, name) = names(sj);
-        crate::telemetry::forget(
-            ctx,
-            ebb_telemetry::ObjectType::ScaledJob,
-            &ns,
-            &name,
-            &sj.spec.triggers,
-            &external_names(sj),
-            true,
-        );
-    }
+    crate::object_loop::stop(
+        ctx,
+        key,
+        &regarding,
+        ebb_telemetry::ObjectType::ScaledJob,
+        &sj.metadata.namespace.clone().unwrap_or_default(),
+        &sj.metadata.name.clone().unwrap_or_default(),
+        &sj.spec.triggers,
+        &external_names(sj),
+    );
     let finalizers: Vec<&String> = sj.finalizers().iter().filter(|f| *f != FINALIZER).collect();
     let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": sj.metadata.resource_version}});
     let api: Api<ScaledJob> = Api::namespaced(ctx.client.clone(), &ns);
@@ -196,23 +185,16 @@ async fn finalize(ctx: &Context, sj: &ScaledJob, key: &str) -> Result<(), Error>
 
 async fn pause(ctx: &Context, sj: &ScaledJob, key: &str) -> Result<(), Error> {
     let regarding = sj.object_ref(&());
-    if ctx.loops.stop(key) {
-        ctx.events.normal(
-            &regarding,
-            event_reason::KEDA_SCALERS_STOPPED,
-            "Stopped scalers watch",
-        );
-        let (ns, name) = names(sj);
-        crate::telemetry::forget(
-            ctx,
-            ebb_telemetry::ObjectType::ScaledJob,
-            &ns,
-            &name,
-            &sj.spec.triggers,
-            &external_names(sj),
-            true,
-        );
-    }
+    crate::object_loop::stop(
+        ctx,
+        key,
+        &regarding,
+        ebb_telemetry::ObjectType::ScaledJob,
+        &sj.metadata.namespace.clone().unwrap_or_default(),
+        &sj.metadata.name.clone().unwrap_or_default(),
+        &sj.spec.triggers,
+        &external_names(sj),
+    );
     let mut conditions = status::initialized(sj);
     let was_paused = condition::find(&conditions, TYPE_PAUSED).is_some_and(|c| c.is_true());
     condition::set(
@@ -413,7 +395,9 @@ async fn setup(ctx: &Arc<Context>, sj: &ScaledJob, key: &str) -> Result<(), Erro
         failed_history: usize::try_from(sj.spec.failed_jobs_history_limit()).unwrap_or(0),
     };
     let inputs_for_telemetry = spec.inputs.clone();
-    if poll::ensure_loop(ctx, key, fingerprint(sj), spec) == LoopChange::Started {
+    if crate::object_loop::ensure(ctx, key, fingerprint(sj), spec.period, spec)
+        == LoopChange::Started
+    {
         crate::telemetry::registered(
             ctx,
             ebb_telemetry::ObjectType::ScaledJob,

@@ -3,7 +3,6 @@
 //! create what the strategy allows, set Ready/Active, and prune finished Jobs beyond the history
 //! limits.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ebb_api::condition::{
@@ -309,29 +308,19 @@ async fn create_jobs(
     );
 }
 
-/// Starts (or keeps) the loop of one ScaledJob; returns what changed.
-pub(crate) fn ensure_loop(
-    ctx: &Arc<Context>,
-    key: &str,
-    fingerprint: u64,
-    spec: JobLoopSpec,
-) -> crate::scale_loop::LoopChange {
-    let spec = Arc::new(spec);
-    let state = Arc::new(tokio::sync::Mutex::new(JobLoopState::default()));
-    let ctx = ctx.clone();
-    let period = spec.period;
-    let loops = ctx.loops.clone();
-    loops.ensure(key, fingerprint, period, move |late| {
-        let (ctx, spec, state) = (ctx.clone(), spec.clone(), state.clone());
-        async move {
-            ctx.telemetry.record_loop_latency(
-                ObjectType::ScaledJob,
-                &spec.namespace,
-                &spec.name,
-                late.as_secs_f64(),
-            );
-            let mut state = state.lock().await;
-            check(&ctx, &spec, &mut state).await;
-        }
-    })
+impl crate::object_loop::LoopCheck for JobLoopSpec {
+    type State = JobLoopState;
+    const OBJECT_TYPE: ObjectType = ObjectType::ScaledJob;
+
+    fn names(&self) -> (&str, &str) {
+        (&self.namespace, &self.name)
+    }
+
+    fn check<'a>(
+        &'a self,
+        ctx: &'a Context,
+        state: &'a mut JobLoopState,
+    ) -> impl std::future::Future<Output = ()> + Send + 'a {
+        check(ctx, self, state)
+    }
 }

@@ -21,7 +21,7 @@ use crate::context::Context;
 use crate::scale_loop::{LoopChange, loop_key};
 use crate::scaled_object::hpa::{self, HpaError};
 use crate::scaled_object::pause::{self, PauseOutcome};
-use crate::scaled_object::poll::{self, LoopSpec};
+use crate::scaled_object::poll::LoopSpec;
 use crate::scaled_object::{finalize, status};
 use crate::scalers_cache::{BuildError, ScalerInputs, build_all, metric_specs, resolve_all};
 use crate::target::TargetError;
@@ -128,22 +128,16 @@ pub(crate) async fn reconcile(so: Arc<ScaledObject>, ctx: Arc<Context>) -> Resul
             ctx.reconciled(&key, None);
             tracing::warn!(namespace = %ns, name = %name, error = %error_chain(&e), "reconcile failed");
             if e.is_config() {
-                if ctx.loops.stop(&key) {
-                    ctx.events.normal(
-                        &so.object_ref(&()),
-                        event_reason::KEDA_SCALERS_STOPPED,
-                        "Stopped scalers watch",
-                    );
-                    crate::telemetry::forget(
-                        &ctx,
-                        ebb_telemetry::ObjectType::ScaledObject,
-                        &ns,
-                        &name,
-                        &so.spec.triggers,
-                        &crate::telemetry::so_metric_names(&so),
-                        true,
-                    );
-                }
+                crate::object_loop::stop(
+                    &ctx,
+                    &key,
+                    &so.object_ref(&()),
+                    ebb_telemetry::ObjectType::ScaledObject,
+                    &ns,
+                    &name,
+                    &so.spec.triggers,
+                    &crate::telemetry::so_metric_names(&so),
+                );
                 ctx.metrics.remove(&ns, &name);
             }
             if let Err(status_error) = status::check_failed(&ctx, &so, &key, &error_chain(&e)).await
@@ -378,7 +372,7 @@ async fn setup(ctx: &Arc<Context>, so: &ScaledObject, key: &str) -> Result<(), E
         period,
     };
     let inputs_for_telemetry = spec.inputs.clone();
-    if poll::ensure_loop(ctx, key, fp, spec) == LoopChange::Started {
+    if crate::object_loop::ensure(ctx, key, fp, spec.period, spec) == LoopChange::Started {
         crate::telemetry::registered(
             ctx,
             ebb_telemetry::ObjectType::ScaledObject,

@@ -17,22 +17,15 @@ pub(crate) async fn finalize(ctx: &Context, so: &ScaledObject, key: &str) -> Res
     let ns = so.metadata.namespace.clone().unwrap_or_default();
     let name = so.metadata.name.clone().unwrap_or_default();
     let regarding = so.object_ref(&());
-    let stopped = ctx.loops.stop(key);
-    if stopped {
-        ctx.events.normal(
-            &regarding,
-            event_reason::KEDA_SCALERS_STOPPED,
-            "Stopped scalers watch",
-        );
-    }
-    crate::telemetry::forget(
+    crate::object_loop::stop(
         ctx,
+        key,
+        &regarding,
         ebb_telemetry::ObjectType::ScaledObject,
         &ns,
         &name,
         &so.spec.triggers,
         &crate::telemetry::so_metric_names(so),
-        stopped,
     );
     ctx.metrics.remove(&ns, &name);
     let status = so.status.clone().unwrap_or_default();

@@ -55,22 +55,16 @@ pub(crate) async fn handle(
     }
     let paused_count = so.status.as_ref().and_then(|s| s.paused_replica_count);
     if pause.is_paused() {
-        if ctx.loops.stop(key) {
-            ctx.events.normal(
-                &regarding,
-                event_reason::KEDA_SCALERS_STOPPED,
-                "Stopped scalers watch",
-            );
-            crate::telemetry::forget(
-                ctx,
-                ebb_telemetry::ObjectType::ScaledObject,
-                &ns,
-                &name,
-                &so.spec.triggers,
-                &crate::telemetry::so_metric_names(so),
-                true,
-            );
-        }
+        crate::object_loop::stop(
+            ctx,
+            key,
+            &regarding,
+            ebb_telemetry::ObjectType::ScaledObject,
+            &ns,
+            &name,
+            &so.spec.triggers,
+            &crate::telemetry::so_metric_names(so),
+        );
         ctx.metrics.remove(&ns, &name);
         let hpa_name = so
             .status

@@ -3,7 +3,6 @@
 //! and hand the decision to the executor.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ebb_api::condition::{TYPE_ACTIVE, find};
@@ -196,29 +195,19 @@ pub(crate) async fn check(ctx: &Context, spec: &LoopSpec, state: &mut LoopState)
     executor::apply(ctx, spec, &so, &decision, current, state, now).await;
 }
 
-/// Starts (or keeps) the loop of one ScaledObject; returns what changed.
-pub(crate) fn ensure_loop(
-    ctx: &Arc<Context>,
-    key: &str,
-    fingerprint: u64,
-    spec: LoopSpec,
-) -> crate::scale_loop::LoopChange {
-    let spec = Arc::new(spec);
-    let state = Arc::new(tokio::sync::Mutex::new(LoopState::default()));
-    let ctx = ctx.clone();
-    let period = spec.period;
-    let loops = ctx.loops.clone();
-    loops.ensure(key, fingerprint, period, move |late| {
-        let (ctx, spec, state) = (ctx.clone(), spec.clone(), state.clone());
-        async move {
-            ctx.telemetry.record_loop_latency(
-                ObjectType::ScaledObject,
-                &spec.namespace,
-                &spec.name,
-                late.as_secs_f64(),
-            );
-            let mut state = state.lock().await;
-            check(&ctx, &spec, &mut state).await;
-        }
-    })
+impl crate::object_loop::LoopCheck for LoopSpec {
+    type State = LoopState;
+    const OBJECT_TYPE: ObjectType = ObjectType::ScaledObject;
+
+    fn names(&self) -> (&str, &str) {
+        (&self.namespace, &self.name)
+    }
+
+    fn check<'a>(
+        &'a self,
+        ctx: &'a Context,
+        state: &'a mut LoopState,
+    ) -> impl std::future::Future<Output = ()> + Send + 'a {
+        check(ctx, self, state)
+    }
 }
