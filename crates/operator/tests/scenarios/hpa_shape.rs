@@ -22,6 +22,9 @@ async fn hpa_is_exactly_the_one_keda_creates_for_appendix_a1() {
             "spec": {
                 "scaleTargetRef": {"name": "worker"},
                 "minReplicaCount": 0, "maxReplicaCount": 10,
+                // Short polls: under load a reconcile can still set Ready=True after the first
+                // poll's TriggerError (as in KEDA); the next poll sets it again.
+                "pollingInterval": 2,
                 "triggers": [
                     {"type": "rabbitmq", "metadata": {"queueName": "orders", "mode": "QueueLength", "value": "5", "hostFromEnv": "RABBIT_URL"},
                      "authenticationRef": {"name": "rabbit-auth"}},
